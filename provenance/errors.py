@@ -14,8 +14,14 @@ class ProvenanceError(Exception):
 
     exit_code: int = 2
 
-    def __init__(self, message: str, *, source: str | None = None, line: int | None = None,
-                 hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None = None,
+        line: int | None = None,
+        hint: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.source = source
@@ -72,8 +78,15 @@ class VerificationError(ProvenanceError):
     exit_code = 1
     status: str = "bad-signature"
 
-    def __init__(self, message: str, *, status: str | None = None, record_id: str | None = None,
-                 source: str | None = None, line: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: str | None = None,
+        record_id: str | None = None,
+        source: str | None = None,
+        line: int | None = None,
+    ) -> None:
         super().__init__(message, source=source, line=line)
         if status is not None:
             self.status = status

@@ -204,21 +204,26 @@ class Contribution:
         if part is not None:
             part_hex = _require(part, "sha256", str, f"{where}.part_digest")
         return cls(
-            generator=Generator.from_dict(_require(d, "generator", Mapping, where),
-                                          f"{where}.generator"),
+            generator=Generator.from_dict(
+                _require(d, "generator", Mapping, where), f"{where}.generator"
+            ),
             pointer=pointer,
             role=role,
             terms=None if terms_raw is None else TermsRef.from_dict(terms_raw, f"{where}.terms"),
-            generated_at=None if generated is None else parse_time(generated,
-                                                                   f"{where}.generated_at"),
+            generated_at=None
+            if generated is None
+            else parse_time(generated, f"{where}.generated_at"),
             response_id=_optional(d, "response_id", str, where),
             part_digest=part_hex,
             extra=_extra(d, cls._KNOWN),
         )
 
     def to_dict(self) -> JsonDict:
-        out: JsonDict = {"pointer": self.pointer, "role": self.role,
-                         "generator": self.generator.to_dict()}
+        out: JsonDict = {
+            "pointer": self.pointer,
+            "role": self.role,
+            "generator": self.generator.to_dict(),
+        }
         if self.terms is not None:
             out["terms"] = self.terms.to_dict()
         if self.generated_at is not None:
@@ -296,8 +301,9 @@ class RecordPredicate:
                 for i, c in enumerate(contribs)
             ),
             organization=_optional(d, "organization", str, where),
-            parents=tuple(Parent.from_dict(p, f"{where}.parents[{i}]")
-                          for i, p in enumerate(parents)),
+            parents=tuple(
+                Parent.from_dict(p, f"{where}.parents[{i}]") for i, p in enumerate(parents)
+            ),
             parameters=dict(_optional(d, "parameters", Mapping, where) or {}),
             signed_at=None if signed is None else parse_time(signed, f"{where}.signed_at"),
             sdk=dict(_optional(d, "sdk", Mapping, where) or {}),

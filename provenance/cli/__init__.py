@@ -1,0 +1,45 @@
+"""The ``provenance`` command line: thin typer commands over the library.
+
+Each command parses its arguments, calls one library function and picks a renderer. Every deliberate
+error is a :class:`~provenance.errors.ProvenanceError`; :func:`main` turns it into one line on stderr and
+the error's exit code (2 = no verdict), never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from provenance.cli import commands, keys, policy
+from provenance.cli.app import app
+from provenance.errors import ProvenanceError
+
+__all__ = ["app", "main", "run"]
+
+# Sub-command modules register themselves on import; the names keep the imports used.
+_REGISTERED = (commands, keys, policy)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code (the console script exits with it)."""
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=argv, prog_name="provenance", standalone_mode=True)
+    except SystemExit as exc:
+        code = exc.code
+        if code is None:
+            return 0
+        return code if isinstance(code, int) else 2
+    except ProvenanceError as exc:
+        sys.stderr.write(f"provenance: error: {exc.diagnostics()}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("provenance: interrupted\n")
+        return 2
+    return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,234 @@
+"""``provenance tag`` and ``provenance verify``."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+
+from provenance import canonical, project
+from provenance.cli.app import app
+from provenance.cli.output import echo, emit_json
+from provenance.errors import ConfigError, InputError, MalformedJSONError
+from provenance.manifest import ROLES, Contribution, Generator, TermsRef, parse_time
+from provenance.scan import verify_paths
+from provenance.sources import expand_paths, open_source
+from provenance.sources.jsonl import open_binary_write
+from provenance.tagging import RecordWriter, Tagger
+from provenance.verification import PROVENANCE_KEY, Verifier
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+@app.command()
+def tag(
+    input: Annotated[Path, typer.Argument(help="JSONL file of generated records (.gz/.zst ok).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Signed JSONL to write.")],
+    key: Annotated[str, typer.Option(help="Project key name or PEM private key file.")],
+    model: Annotated[str, typer.Option(help="Model as requested, e.g. gpt-4o.")],
+    provider: Annotated[str, typer.Option(help="Provider of the model, e.g. openai.")],
+    service: Annotated[
+        str | None, typer.Option(help="api, app, self-hosted, or a third-party host name.")
+    ] = None,
+    terms: Annotated[
+        str | None, typer.Option(help="Terms document id, e.g. openai/terms-of-use@2024-01-31.")
+    ] = None,
+    generated_at: Annotated[
+        str | None,
+        typer.Option(
+            help="When the data was really made (RFC 3339 or date); picks the terms in force."
+        ),
+    ] = None,
+    organization: Annotated[
+        str | None, typer.Option(help="Organisation whose account generated the data.")
+    ] = None,
+    model_returned: Annotated[
+        str | None, typer.Option(help="Model as the service reported it.")
+    ] = None,
+    parts: Annotated[
+        Path | None,
+        typer.Option(
+            help="YAML mapping of JSON Pointers to generators, for records written by several "
+            "models."
+        ),
+    ] = None,
+    id_field: Annotated[str, typer.Option(help="Field holding the record id.")] = "id",
+    batch_size: Annotated[
+        int | None, typer.Option(help="Sign batches of N records under one Merkle-root signature.")
+    ] = None,
+    replace_existing: Annotated[
+        bool,
+        typer.Option("--replace", help="Replace manifests already present instead of refusing."),
+    ] = False,
+) -> None:
+    """Sign records generated earlier: one manifest per record.
+
+    The output is written to a temporary file and moved into place only when every record was
+    signed, so a bad input line leaves nothing half-written.
+    """
+    when = (
+        None
+        if generated_at is None
+        else parse_time(
+            generated_at if "T" in generated_at else f"{generated_at}T00:00:00Z", "--generated-at"
+        )
+    )
+    signer = project.load_signer(key)
+    tagger = Tagger(
+        signer,
+        provider=provider,
+        model=model,
+        service=service,
+        terms=terms,
+        organization=organization,
+        model_returned=model_returned,
+        id_field=id_field,
+    )
+    contributions = None if parts is None else _load_parts(parts, when)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(
+        dir=output.parent, prefix=f".{output.name}.", suffix="".join(output.suffixes)
+    )
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        with open_binary_write(tmp) as handle:
+            writer = RecordWriter(tagger, handle, batch_size)
+            for raw in open_source(input):
+                try:
+                    record = canonical.parse_record(raw.data)
+                except MalformedJSONError as exc:
+                    raise exc.at(raw.source, raw.line) from None
+                if PROVENANCE_KEY in record and not replace_existing:
+                    raise InputError(
+                        "record already has a manifest",
+                        source=raw.source,
+                        line=raw.line,
+                        hint="pass --replace to sign it again",
+                    )
+                if contributions is None:
+                    writer.write(record, generated_at=when)
+                else:
+                    writer.write(record, contributions=contributions)
+            writer.flush()
+        os.replace(tmp, output)
+    finally:
+        tmp.unlink(missing_ok=True)
+    mode = f"batches of {batch_size}" if batch_size else "one signature per record"
+    echo(f"signed {writer.count} records → {output} ({mode}, key {signer.keyid[:16]})")
+
+
+def _load_parts(path: Path, when: datetime | None) -> list[Contribution]:
+    """Read ``--parts``: ``{pointer: {provider, model, role, service, terms, generated_at}}``."""
+    try:
+        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"cannot read ({exc.strerror})", source=str(path)) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError("not valid YAML", source=str(path)) from exc
+    if not isinstance(data, dict) or not data:
+        raise ConfigError("must map JSON Pointers to generators", source=str(path))
+    known = {"provider", "model", "role", "service", "terms", "generated_at", "model_returned"}
+    out = []
+    for pointer, spec in data.items():
+        where = f"part '{pointer}'"
+        if not isinstance(pointer, str) or not (pointer == "" or pointer.startswith("/")):
+            raise ConfigError(f"{where}: keys must be JSON Pointers like /chosen", source=str(path))
+        if not isinstance(spec, dict) or "provider" not in spec or "model" not in spec:
+            raise ConfigError(f"{where}: needs provider and model", source=str(path))
+        unknown = sorted(set(spec) - known)
+        if unknown:
+            raise ConfigError(
+                f"{where}: unknown field '{unknown[0]}'",
+                source=str(path),
+                hint=f"known: {', '.join(sorted(known))}",
+            )
+        role = str(spec.get("role", "response"))
+        if role not in ROLES:
+            raise ConfigError(
+                f"{where}: role '{role}' is not one of {', '.join(sorted(ROLES))}", source=str(path)
+            )
+        at = spec.get("generated_at")
+        generated = when or datetime.now(UTC)
+        if at is not None:
+            text = str(at)
+            generated = parse_time(text if "T" in text else f"{text}T00:00:00Z", where)
+        out.append(
+            Contribution(
+                generator=Generator(
+                    provider=str(spec["provider"]).lower(),
+                    model=str(spec["model"]),
+                    service=spec.get("service"),
+                    model_returned=spec.get("model_returned"),
+                ),
+                pointer=pointer,
+                role=role,
+                terms=TermsRef(str(spec["terms"])) if spec.get("terms") else None,
+                generated_at=generated,
+            )
+        )
+    return out
+
+
+@app.command()
+def verify(
+    files: Annotated[list[str], typer.Argument(help="Files, directories or globs of JSONL.")],
+    trust: Annotated[
+        Path | None,
+        typer.Option(help="Trust store (default: the project's .provenance/trust.yaml)."),
+    ] = None,
+    format: Annotated[OutputFormat, typer.Option(help="text or json.")] = OutputFormat.text,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="List every record, not only failures.")
+    ] = False,
+    require_complete: Annotated[
+        bool,
+        typer.Option(
+            "--require-complete-batches",
+            help="Fail when a batch-signed file lacks some of a batch's records.",
+        ),
+    ] = False,
+) -> None:
+    """Verify every record's manifest: signature, trusted signer, content digest.
+
+    Exit 0 when every record verifies, 1 when any fails, 2 when no verdict is possible.
+    """
+    paths = expand_paths(files)
+    if not paths:
+        raise InputError("no data files found in " + ", ".join(files))
+    verifier = Verifier(project.load_trust(project.trust_path(trust)))
+    listed: list[Any] = []
+
+    def keep(result: Any) -> None:
+        if show_all and result.ok:
+            listed.append(result)
+
+    report = verify_paths(
+        paths, verifier, require_complete=require_complete, on_result=keep if show_all else None
+    )
+    if format is OutputFormat.json:
+        data = report.to_dict()
+        if show_all:
+            data["records"] = [r.to_dict() for r in listed]
+        emit_json(data)
+    else:
+        for result in sorted([*listed, *report.failures], key=lambda r: (r.source, r.line)):
+            ident = f" record {result.record_id}" if result.record_id else ""
+            reason = f": {result.reason}" if result.reason else ""
+            echo(f"{result.source}:{result.line}:{ident} {result.status.value}{reason}")
+        label = "incomplete-batch" if require_complete else "note: incomplete batch"
+        for batch in report.incomplete:
+            echo(f"{label}: {batch}")
+        parts = ", ".join(f"{n} {status}" for status, n in sorted(report.counts.items()))
+        verdict = {0: "PASS", 1: "FAIL", 2: "NO VERDICT"}[report.exit_code()]
+        echo(f"{verdict}: {report.total} records in {len(paths)} file(s): {parts or 'none'}")
+    raise typer.Exit(report.exit_code())

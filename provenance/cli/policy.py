@@ -1,0 +1,3 @@
+"""``provenance policy`` and ``provenance explain``."""
+
+from __future__ import annotations
