@@ -271,7 +271,7 @@ class Tagger:
         proofs = merkle.inclusion_proofs(leaves)
         batch_statement = {
             "_type": STATEMENT_TYPE,
-            "subject": [{"name": f"batch:{uuid.uuid4().hex}", "digest": {"sha256": root.hex()}}],
+            "subject": [{"name": f"batch:{root.hex()[:32]}", "digest": {"sha256": root.hex()}}],
             "predicateType": BATCH_PREDICATE_TYPE,
             "predicate": {
                 "tree_size": len(records),
