@@ -2,7 +2,7 @@
 
 The core takes a record's bytes and returns a :class:`RecordResult`; the checks inside raise typed
 :class:`~provenance.errors.VerificationError` subclasses that carry the per-record status. Nothing here
-opens files; :func:`verify_stream` folds results over any iterable of raw records.
+opens files; ``provenance.scan`` feeds it whole datasets.
 
 Statuses, in the order they are checked: ``invalid-record`` (not strict JSON: no verdict),
 ``missing-manifest``, ``malformed``, ``bad-signature``, ``untrusted-signer``, ``revoked-signer``,
@@ -12,7 +12,7 @@ Statuses, in the order they are checked: ``invalid-record`` (not strict JSON: no
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -66,6 +66,8 @@ class RecordResult:
     manifest: Manifest | None = None
     signer: str | None = None
     """Name of the trusted key that signed, when the signature verified."""
+    batch: BatchPosition | None = None
+    """Where a batch-signed record sits in its batch, when it verified."""
 
     @property
     def ok(self) -> bool:
@@ -84,6 +86,15 @@ class RecordResult:
         if self.signer:
             out["signer"] = self.signer
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPosition:
+    """A verified record's place in its signed batch."""
+
+    root: str
+    index: int
+    size: int
 
 
 @dataclass(frozen=True)
@@ -132,7 +143,7 @@ class Verifier:
                 digest,
             )
         try:
-            manifest, signer, batch_key = self._check(envelope_data, record, digest)
+            manifest, signer, position = self._check(envelope_data, record, digest)
         except VerificationError as exc:
             return RecordResult(
                 raw.source,
@@ -147,14 +158,22 @@ class Verifier:
                 raw.source, raw.line, Status.MALFORMED, exc.message, record_id, digest
             )
         return RecordResult(
-            raw.source, raw.line, Status.OK, "", manifest.record_id, digest, manifest, signer.name
+            raw.source,
+            raw.line,
+            Status.OK,
+            "",
+            manifest.record_id,
+            digest,
+            manifest,
+            signer.name,
+            position,
         )
 
     # ---- checks -----------------------------------------------------------------------------
 
     def _check(
         self, prov: Any, record: Mapping[str, Any], digest: str
-    ) -> tuple[Manifest, TrustedKey, tuple[str, ...] | None]:
+    ) -> tuple[Manifest, TrustedKey, BatchPosition | None]:
         if not isinstance(prov, Mapping):
             raise _fail(Status.MALFORMED, "_provenance is not an object")
         if "dsse" in prov:
@@ -165,11 +184,11 @@ class Verifier:
             statement = _statement(envelope.payload, envelope.payload_type)
             manifest = _manifest(statement)
             self._check_signers(signers, manifest, manifest.predicate.signed_at)
-            batch_key = None
+            position = None
         elif "batch" in prov and "statement" in prov:
             statement_bytes = dsse.b64decode(prov["statement"], "batch record statement")
-            facts, batch_key = self._batch(prov["batch"])
-            self._check_inclusion(prov["batch"], facts, statement_bytes)
+            facts = self._batch(prov["batch"])
+            position = self._check_inclusion(prov["batch"], facts, statement_bytes)
             statement = _statement(statement_bytes, PAYLOAD_TYPE)
             manifest = _manifest(statement)
             signers = facts.signers
@@ -184,7 +203,7 @@ class Verifier:
                 record_id=manifest.record_id,
             )
         self._check_parts(record, manifest)
-        return manifest, signers[0], batch_key
+        return manifest, signers[0], position
 
     def _verify_signatures(self, envelope: dsse.Envelope) -> tuple[TrustedKey, ...]:
         """The distinct trusted keys whose signatures verify; raises when fewer than the trust
@@ -280,7 +299,7 @@ class Verifier:
 
     # ---- batch mode -------------------------------------------------------------------------
 
-    def _batch(self, batch: Any) -> tuple[_BatchFacts, tuple[str, ...]]:
+    def _batch(self, batch: Any) -> _BatchFacts:
         if not isinstance(batch, Mapping) or not isinstance(batch.get("dsse"), Mapping):
             raise _fail(Status.MALFORMED, "batch has no 'dsse' envelope")
         env = batch["dsse"]
@@ -307,7 +326,7 @@ class Verifier:
             self._batches[key] = cached
         if isinstance(cached, VerificationError):
             raise _fail(Status(cached.status), cached.message)
-        return cached, key
+        return cached
 
     def _verify_batch_envelope(self, env: Mapping[str, Any]) -> _BatchFacts:
         envelope = dsse.Envelope.from_dict(env, max_signatures=self.limits.max_signatures)
@@ -330,7 +349,7 @@ class Verifier:
 
     def _check_inclusion(
         self, batch: Mapping[str, Any], facts: _BatchFacts, statement_bytes: bytes
-    ) -> None:
+    ) -> BatchPosition:
         index, size, path = batch.get("index"), batch.get("size"), batch.get("path")
         if not isinstance(index, int) or not isinstance(size, int) or not isinstance(path, list):
             raise _fail(Status.MALFORMED, "batch needs integer 'index', 'size' and a 'path' list")
@@ -353,6 +372,7 @@ class Verifier:
                 Status.BAD_PROOF,
                 f"inclusion proof for leaf {index} does not lead to the signed batch root",
             )
+        return BatchPosition(facts.root.hex(), index, size)
 
 
 def _statement(payload: bytes, payload_type: str) -> Statement:
@@ -412,74 +432,3 @@ def part_digest(value: Any) -> str:
     import hashlib
 
     return hashlib.sha256(canonical.canonicalize(value)).hexdigest()
-
-
-@dataclass
-class VerifySummary:
-    """Counts per status, and every record that did not verify (bounded by the caller)."""
-
-    counts: dict[str, int] = field(default_factory=dict)
-    failures: list[RecordResult] = field(default_factory=list)
-    incomplete: list[str] = field(default_factory=list)
-    total: int = 0
-
-    @property
-    def no_verdict(self) -> bool:
-        return self.counts.get(Status.INVALID_RECORD.value, 0) > 0
-
-    @property
-    def passed(self) -> bool:
-        return (
-            self.total > 0
-            and self.counts.get(Status.OK.value, 0) == self.total
-            and not (self.incomplete)
-        )
-
-    def exit_code(self) -> int:
-        if self.no_verdict:
-            return 2
-        return 0 if self.passed else 1
-
-
-def verify_stream(
-    records: Iterable[RawRecord], verifier: Verifier, *, keep_failures: int = 1000
-) -> Iterator[RecordResult]:
-    """Verify records one by one, in order; a generator so callers can stream."""
-    for raw in records:
-        yield verifier.verify(raw)
-
-
-class BatchTracker:
-    """Notices batches whose records are not all present (dropped or truncated files) and leaf
-    indexes that appear twice."""
-
-    def __init__(self) -> None:
-        self._seen: dict[str, tuple[int, set[int]]] = {}
-
-    def add(self, record: Mapping[str, Any], result: RecordResult) -> RecordResult:
-        prov = record.get(PROVENANCE_KEY)
-        if not result.ok or not isinstance(prov, Mapping) or "batch" not in prov:
-            return result
-        batch = prov["batch"]
-        env = batch.get("dsse", {})
-        key = str(env.get("payload"))
-        size, seen = self._seen.setdefault(key, (int(batch["size"]), set()))
-        index = int(batch["index"])
-        if index in seen:
-            return RecordResult(
-                result.source,
-                result.line,
-                Status.BAD_PROOF,
-                f"leaf {index} of this batch appears twice",
-                result.record_id,
-                result.content_digest,
-            )
-        seen.add(index)
-        return result
-
-    def incomplete(self) -> list[str]:
-        out = []
-        for key, (size, seen) in self._seen.items():
-            if len(seen) != size:
-                out.append(f"batch {key[:12]}…: {size - len(seen)} of {size} records missing")
-        return out

@@ -15,13 +15,14 @@ import yaml
 from provenance import canonical, project
 from provenance.cli.app import app
 from provenance.cli.output import echo, emit_json
+from provenance.cli.progress import progress_bar
 from provenance.errors import ConfigError, InputError, MalformedJSONError
 from provenance.manifest import ROLES, Contribution, Generator, TermsRef, parse_time
-from provenance.scan import verify_paths
+from provenance.scan import report_from, scan_paths
 from provenance.sources import expand_paths, open_source
 from provenance.sources.jsonl import open_binary_write
 from provenance.tagging import RecordWriter, Tagger
-from provenance.verification import PROVENANCE_KEY, Verifier
+from provenance.verification import PROVENANCE_KEY, RecordResult, Verifier
 
 
 class OutputFormat(StrEnum):
@@ -197,6 +198,9 @@ def verify(
             help="Fail when a batch-signed file lacks some of a batch's records.",
         ),
     ] = False,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (default: every core for large inputs).")
+    ] = None,
 ) -> None:
     """Verify every record's manifest: signature, trusted signer, content digest.
 
@@ -206,22 +210,23 @@ def verify(
     if not paths:
         raise InputError("no data files found in " + ", ".join(files))
     verifier = Verifier(project.load_trust(project.trust_path(trust)))
-    listed: list[Any] = []
-
-    def keep(result: Any) -> None:
-        if show_all and result.ok:
-            listed.append(result)
-
-    report = verify_paths(
-        paths, verifier, require_complete=require_complete, on_result=keep if show_all else None
-    )
+    with progress_bar(paths, "verifying") as progress:
+        partial = scan_paths(
+            paths,
+            verifier,
+            collector=_LISTER if show_all else None,
+            workers=1 if show_all else workers,
+            progress=progress,
+        )
+    report = report_from(partial, paths, require_complete)
+    listed = sorted(partial.extra or [], key=lambda r: (r.source, r.line))
     if format is OutputFormat.json:
         data = report.to_dict()
         if show_all:
             data["records"] = [r.to_dict() for r in listed]
         emit_json(data)
     else:
-        for result in sorted([*listed, *report.failures], key=lambda r: (r.source, r.line)):
+        for result in listed if show_all else report.failures:
             ident = f" record {result.record_id}" if result.record_id else ""
             reason = f": {result.reason}" if result.reason else ""
             echo(f"{result.source}:{result.line}:{ident} {result.status.value}{reason}")
@@ -232,3 +237,19 @@ def verify(
         verdict = {0: "PASS", 1: "FAIL", 2: "NO VERDICT"}[report.exit_code()]
         echo(f"{verdict}: {report.total} records in {len(paths)} file(s): {parts or 'none'}")
     raise typer.Exit(report.exit_code())
+
+
+class _Lister:
+    """Keeps every record's result, for ``verify --all``."""
+
+    def new(self) -> list[RecordResult]:
+        return []
+
+    def add(self, state: list[RecordResult], record: Any, result: RecordResult) -> None:
+        state.append(result)
+
+    def merge(self, a: list[RecordResult], b: list[RecordResult]) -> list[RecordResult]:
+        return a + b
+
+
+_LISTER = _Lister()

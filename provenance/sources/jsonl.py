@@ -7,7 +7,7 @@ import io
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, cast
+from typing import IO, Any, cast
 
 from provenance.errors import InputError
 from provenance.limits import DEFAULT_LIMITS
@@ -60,11 +60,8 @@ class JsonlSource(DatasetSource):
         number = 0
         try:
             with open_binary(self.path) as raw:
-                reader = (
-                    io.BufferedReader(raw, 1 << 20)
-                    if not isinstance(raw, io.BufferedReader)
-                    else raw
-                )
+                # zstd's reader has no readline(); a buffer in front gives every codec one.
+                reader = io.BufferedReader(cast(Any, raw), 1 << 20)
                 while True:
                     line = reader.readline(self.max_line_bytes + 1)
                     if not line:
