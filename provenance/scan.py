@@ -238,15 +238,28 @@ def read_chunks(
         yield Chunk(source, line, rest)
 
 
-def _chunks(paths: Sequence[Path]) -> Iterator[Chunk]:
+def _chunks(paths: Sequence[Path], rows_per_chunk: int = 2048) -> Iterator[Chunk]:
     for path in paths:
         if JsonlSource.accepts(path):
             yield from read_chunks(path)
-        else:
-            # Sources that are not line-based (Parquet, datasets) yield records one by one.
-            block: list[RawRecord] = list(open_source(path))
-            for raw in block:
-                yield Chunk(raw.source, raw.line, raw.data.replace(b"\n", b" "))
+            continue
+        # Row sources (Parquet, datasets) yield records one by one; JSON from orjson never holds
+        # a raw newline, so rows joined by newlines form a chunk whose line numbers are rows.
+        rows: list[bytes] = []
+        first = 1
+        source = str(path)
+        for raw in open_source(path):
+            if rows and raw.source != source:
+                yield Chunk(source, first, b"\n".join(rows))
+                rows = []
+            if not rows:
+                first, source = raw.line, raw.source
+            rows.append(raw.data)
+            if len(rows) >= rows_per_chunk:
+                yield Chunk(source, first, b"\n".join(rows))
+                rows = []
+        if rows:
+            yield Chunk(source, first, b"\n".join(rows))
 
 
 # ---- the map -------------------------------------------------------------------------------

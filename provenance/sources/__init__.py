@@ -11,12 +11,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from provenance.errors import InputError
+from provenance.sources.arrow import HfDatasetSource, ParquetSource
 from provenance.sources.base import DatasetSource, RawRecord
 from provenance.sources.jsonl import JsonlSource
 
 __all__ = ["SOURCES", "DatasetSource", "RawRecord", "expand_paths", "open_source"]
 
-SOURCES: tuple[type[DatasetSource], ...] = (JsonlSource,)
+SOURCES: tuple[type[DatasetSource], ...] = (JsonlSource, ParquetSource, HfDatasetSource)
 """Every registered source, tried in order."""
 
 
@@ -28,7 +29,7 @@ def open_source(path: Path) -> DatasetSource:
     raise InputError(
         "unsupported data file",
         source=str(path),
-        hint="use .jsonl, .jsonl.gz or .jsonl.zst",
+        hint="use .jsonl(.gz/.zst), .parquet, or a datasets save_to_disk directory",
     )
 
 
@@ -46,8 +47,10 @@ def expand_paths(items: Sequence[str]) -> list[Path]:
             if not matches:
                 raise InputError(f"no file matches '{item}'")
             found.extend(m for m in matches if m.is_file())
+        elif path.is_dir() and HfDatasetSource.accepts(path):
+            found.append(path)
         elif path.is_dir():
-            found.extend(p for p in sorted(path.rglob("*")) if p.is_file() and _is_data(p))
+            found.extend(_walk(path))
         elif path.exists():
             found.append(path)
         else:
@@ -55,8 +58,17 @@ def expand_paths(items: Sequence[str]) -> list[Path]:
     return found
 
 
-def _is_data(path: Path) -> bool:
-    return any(source.accepts(path) for source in SOURCES)
+def _walk(folder: Path) -> list[Path]:
+    """Data files below ``folder``; a ``datasets`` directory counts as one input."""
+    out: list[Path] = []
+    for child in sorted(folder.iterdir()):
+        if child.name.startswith("."):
+            continue
+        if child.is_dir():
+            out.extend([child] if HfDatasetSource.accepts(child) else _walk(child))
+        elif any(source.accepts(child) for source in SOURCES):
+            out.append(child)
+    return out
 
 
 def iter_records(paths: Sequence[Path]) -> Iterator[RawRecord]:

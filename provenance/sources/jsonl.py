@@ -13,7 +13,7 @@ from provenance.errors import InputError
 from provenance.limits import DEFAULT_LIMITS
 from provenance.sources.base import DatasetSource, RawRecord
 
-_SUFFIXES = (".jsonl", ".ndjson", ".json")
+_SUFFIXES = (".jsonl", ".ndjson")
 
 
 def open_binary(path: Path) -> IO[bytes]:

@@ -1,0 +1,133 @@
+"""Parquet files and Hugging Face ``datasets`` directories (``save_to_disk``), read with pyarrow.
+
+A row is a record: it is turned into JSON as the table holds it, so a record signed from its JSON
+form must be stored with the same fields per row. The manifest lives in the ``_provenance`` column,
+either as a JSON string (recommended: it keeps the signed structure exactly) or as a struct, whose
+null members (Arrow fills absent struct fields with null) are dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from provenance.errors import InputError
+from provenance.sources.base import DatasetSource, RawRecord
+
+PROVENANCE_COLUMN = "_provenance"
+BATCH_ROWS = 4096
+
+
+def _strip_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_strip_nulls(v) for v in value]
+    return value
+
+
+def _row_bytes(row: dict[str, Any], source: str, number: int) -> bytes:
+    manifest = row.get(PROVENANCE_COLUMN)
+    if manifest is None:
+        row.pop(PROVENANCE_COLUMN, None)
+    elif isinstance(manifest, str):
+        try:
+            row[PROVENANCE_COLUMN] = orjson.loads(manifest)
+        except orjson.JSONDecodeError as exc:
+            raise InputError(
+                "the _provenance column is not JSON", source=source, line=number
+            ) from exc
+    elif isinstance(manifest, dict):
+        row[PROVENANCE_COLUMN] = _strip_nulls(manifest)
+    try:
+        return orjson.dumps(row)
+    except TypeError as exc:
+        raise InputError(
+            f"row is not JSON-representable ({exc})", source=source, line=number
+        ) from exc
+
+
+def _batches_to_records(batches: Iterator[Any], source: str) -> Iterator[RawRecord]:
+    number = 0
+    for batch in batches:
+        for row in batch.to_pylist():
+            number += 1
+            yield RawRecord(source, number, _row_bytes(row, source, number))
+
+
+class ParquetSource(DatasetSource):
+    """One record per row of a Parquet file; rows are numbered from 1."""
+
+    @classmethod
+    def accepts(cls, path: Path) -> bool:
+        return path.is_file() and path.suffix.lower() in {".parquet", ".pq"}
+
+    def __iter__(self) -> Iterator[RawRecord]:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        source = str(self.path)
+        try:
+            handle = pq.ParquetFile(self.path)
+        except (OSError, pa.ArrowException) as exc:
+            raise InputError(f"unreadable Parquet file ({exc})", source=source) from exc
+        try:
+            yield from _batches_to_records(handle.iter_batches(batch_size=BATCH_ROWS), source)
+        except pa.ArrowException as exc:
+            raise InputError(f"unreadable Parquet data ({exc})", source=source) from exc
+
+
+class HfDatasetSource(DatasetSource):
+    """A ``datasets`` directory written by ``save_to_disk``: Arrow stream files listed in
+    ``state.json`` (one split), or a ``dataset_dict.json`` folder of splits."""
+
+    @classmethod
+    def accepts(cls, path: Path) -> bool:
+        return path.is_dir() and (
+            (path / "state.json").is_file() or (path / "dataset_dict.json").is_file()
+        )
+
+    def _arrow_files(self) -> list[Path]:
+        if (self.path / "dataset_dict.json").is_file():
+            splits = self._json(self.path / "dataset_dict.json").get("splits", [])
+            files: list[Path] = []
+            for split in splits:
+                files.extend(HfDatasetSource(self.path / str(split))._arrow_files())
+            return files
+        state = self._json(self.path / "state.json")
+        entries = state.get("_data_files", [])
+        return [self.path / str(e["filename"]) for e in entries if isinstance(e, dict)]
+
+    def _json(self, path: Path) -> dict[str, Any]:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"unreadable dataset metadata ({exc})", source=str(path)) from exc
+        if not isinstance(data, dict):
+            raise InputError("dataset metadata is not an object", source=str(path))
+        return data
+
+    def __iter__(self) -> Iterator[RawRecord]:
+        import pyarrow as pa
+
+        for arrow in self._arrow_files():
+            source = str(arrow)
+            try:
+                with pa.memory_map(str(arrow)) as handle:
+                    try:
+                        reader = pa.ipc.open_stream(handle)
+                    except pa.ArrowInvalid:
+                        handle.seek(0)
+                        reader = pa.ipc.open_file(handle)
+                        batches: Iterator[Any] = (
+                            reader.get_batch(i) for i in range(reader.num_record_batches)
+                        )
+                    else:
+                        batches = iter(reader)
+                    yield from _batches_to_records(batches, source)
+            except (OSError, pa.ArrowException) as exc:
+                raise InputError(f"unreadable Arrow file ({exc})", source=source) from exc
