@@ -7,11 +7,13 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from provenance.auditor import AuditReport, audit  # noqa: E402
 from provenance.manifest import Contribution, Generator, Manifest, Parent, TermsRef
 from provenance.project import load_signer
 from provenance.tagging import RecordDraft, Tagger, prompt_parent
 
 __all__ = [
+    "AuditReport",
     "Contribution",
     "Generator",
     "Manifest",
@@ -20,6 +22,7 @@ __all__ = [
     "Tagger",
     "TermsRef",
     "__version__",
+    "audit",
     "load_signer",
     "prompt_parent",
 ]

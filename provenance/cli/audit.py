@@ -1,0 +1,86 @@
+"""``provenance audit``: the dataset gate for CI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from provenance import auditor as audit_lib
+from provenance import project
+from provenance.cli.app import app
+from provenance.cli.output import echo
+from provenance.cli.progress import progress_bar
+from provenance.errors import InputError
+from provenance.report import RENDERERS
+from provenance.sources import expand_paths
+
+FORMATS = ", ".join(RENDERERS)
+
+
+@app.command()
+def audit(
+    data: Annotated[
+        list[str],
+        typer.Argument(
+            help="Files, globs or directories: JSONL (.gz/.zst), Parquet, datasets directories."
+        ),
+    ],
+    intent: Annotated[Path, typer.Option(help="The planned use (intent.yaml).")],
+    lineage: Annotated[
+        Path | None, typer.Option(help="Models and datasets behind the data (lineage.yaml).")
+    ] = None,
+    policies: Annotated[
+        Path | None, typer.Option(help="Terms library (default: the shipped policies/).")
+    ] = None,
+    org_policies: Annotated[
+        Path | None,
+        typer.Option(help="Your organisation's own rules (terms documents with provider: org)."),
+    ] = None,
+    waivers: Annotated[Path | None, typer.Option(help="Accepted findings (waivers.yaml).")] = None,
+    trust: Annotated[
+        Path | None, typer.Option(help="Trust store (default: the project's).")
+    ] = None,
+    format: Annotated[str, typer.Option(help=f"One of: {FORMATS}.")] = "text",
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Write the report here instead of standard output."),
+    ] = None,
+    fail_on: Annotated[
+        str,
+        typer.Option(help="deny, review or never: the least severe outcome that fails the run."),
+    ] = "review",
+    workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+) -> None:
+    """Verify every manifest, judge the planned run against the terms library, report.
+
+    Exit 0 pass, 1 fail (an outcome at or above --fail-on), 2 no verdict.
+    """
+    renderer = RENDERERS.get(format)
+    if renderer is None:
+        raise InputError(f"unknown format '{format}'", hint=f"use one of: {FORMATS}")
+    if fail_on not in ("deny", "review", "never"):
+        raise InputError(f"unknown --fail-on '{fail_on}'", hint="use deny, review or never")
+    inputs = audit_lib.load_inputs(
+        intent, lineage=lineage, policies=policies, org_policies=org_policies, waivers=waivers
+    )
+    store = project.load_trust(project.trust_path(trust))
+    paths = expand_paths(data)
+    with progress_bar(paths, "auditing") as progress:
+        report = audit_lib.run_audit(
+            data,
+            inputs,
+            store,
+            fail_on=fail_on,  # type: ignore[arg-type]
+            workers=workers,
+            progress=progress,
+        )
+    text = renderer.render(report)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+        echo(f"{report.verdict}: report written to {output}", err=True)
+    raise typer.Exit(report.exit_code())

@@ -1,0 +1,91 @@
+"""The terminal report: verdict first, then decisions, obligations and statistics."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from provenance.report.base import Renderer
+
+if TYPE_CHECKING:
+    from provenance.auditor import AuditReport
+
+MARK = {"allow": "ALLOW ", "review": "REVIEW", "deny": "DENY  "}
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+class TextRenderer(Renderer):
+    name = "text"
+    suffix = ".txt"
+
+    def render(self, report: AuditReport) -> str:
+        s = report.summary
+        intent = report.intent
+        lines = [
+            f"provenance audit: {report.verdict.upper()} (outcome {report.outcome}, "
+            f"fails on {report.fail_on})",
+            f"target: {intent.target.name} ({intent.target.kind or 'model'}), {intent.activity}, "
+            f"{'commercial' if intent.commercial else 'non-commercial'}, {intent.distribution}, "
+            f"{intent.date.isoformat()}",
+            f"records: {s.records} in {len(report.files)} file(s); {s.synthetic_records} signed "
+            f"and verified, {s.untagged_records} without manifest, {s.failed_records} failed "
+            "verification",
+            "",
+            "decisions:",
+        ]
+        if not report.policy.decisions:
+            lines.append("  (no terms document reaches this data)")
+        for d in report.policy.decisions:
+            lines.append(f"  {MARK[d.outcome]} {d.terms}  ({d.record_count} records)")
+            for f in d.deciding[:3]:
+                section = f" {f.clause.section}" if f.clause else ""
+                lines.append(f"         {f.rule or ''}{section}: {f.reason}")
+                lines.append(f"         path: {f.path}")
+                if f.clause:
+                    lines.append(f"         cite: {f.clause.citation}")
+                if f.settles:
+                    lines.append(f"         to settle: {'; '.join(f.settles)}")
+                if f.sample_record_ids:
+                    lines.append(f"         e.g. {', '.join(f.sample_record_ids)}")
+        for f in report.extra_findings:
+            lines.append(f"  {MARK[f.outcome]} {f.terms} {f.rule}: {f.reason}")
+        if report.policy.obligations:
+            lines += ["", "obligations:"]
+            for o in report.policy.obligations:
+                text = f' "{o.text}"' if o.text else ""
+                lines.append(f"  [{o.status}] {o.kind}{text} — {o.terms} {o.section}")
+        waivers = [w for w in report.policy.waivers if w.state != "unused"]
+        if waivers:
+            lines += ["", "waivers:"]
+            for w in waivers:
+                lines.append(
+                    f"  {w.state}: {w.waiver.terms} ({w.waiver.owner}, expires "
+                    f"{w.waiver.expires.isoformat()}): {w.waiver.reason}"
+                )
+        lines += [
+            "",
+            "statistics:",
+            f"  synthetic share {_pct(s.synthetic_share)}, self-generated "
+            f"{_pct(s.self_generated_share)}, duplicates {_pct(s.duplicate_rate)}"
+            f"{'' if s.duplicate_rate_exact else ' (estimate)'}",
+            "  generation depth: "
+            + ", ".join(f"{depth}: {n}" for depth, n in s.generation_depth.items()),
+            "  by provider: " + (", ".join(f"{k} {v}" for k, v in s.by_provider.items()) or "none"),
+            "  by model: " + (", ".join(f"{k} {v}" for k, v in s.by_model.items()) or "none"),
+            "  contributions: "
+            + (
+                ", ".join(
+                    f"{p} {role} {n}"
+                    for p, roles in s.contributions.items()
+                    for role, n in roles.items()
+                )
+                or "none"
+            ),
+            f"  record classes judged: {s.classes}",
+            f"  dataset digest: {report.dataset_digest}",
+        ]
+        for note in s.incomplete_batches:
+            lines.append(f"  note: incomplete batch {note}")
+        return "\n".join(lines) + "\n"
