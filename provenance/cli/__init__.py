@@ -11,14 +11,14 @@ import sys
 
 import typer
 
-from provenance.cli import audit, commands, keys, policy
+from provenance.cli import audit, commands, keys, policy, registry
 from provenance.cli.app import app
 from provenance.errors import ProvenanceError
 
 __all__ = ["app", "main", "run"]
 
 # Sub-command modules register themselves on import; the names keep the imports used.
-_REGISTERED = (audit, commands, keys, policy)
+_REGISTERED = (audit, commands, keys, policy, registry)
 
 
 def main(argv: list[str] | None = None) -> int:
