@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any, Final
@@ -68,20 +69,15 @@ _ESCAPES: Final[dict[str, str]] = {
 _NEEDS_ESCAPE: Final = re.compile('["\\\\\x00-\x1f]')
 _SURROGATE: Final = re.compile("[\ud800-\udfff]")
 _HIGH_BMP_OR_ASTRAL: Final = re.compile("[\ue000-\U0010ffff]")
+_VISITED_TYPES: Final = frozenset({float, dict, list})
 
-# Fast-path guards over the raw line (see parse_and_digest): a run of 16 digits may be an integer
-# beyond 2**53 - 1 (which orjson accepts up to 64 bits, or silently turns into a float), and an
-# escaped colon would upset the colon count that proves there are no duplicate keys.
-_RAW_RISK: Final = re.compile(rb"[0-9]{16}|\\u003[aA]")
-# Fast-path triggers over orjson's compact output: a number token with a fraction or exponent
-# (orjson writes floats unlike ECMAScript), or a UTF-8 lead byte of U+E000..U+10FFFF (where
-# orjson's code point key order can differ from JCS's UTF-16 order).
-_BODY_CARE: Final = re.compile(rb"[:,\[]-?[0-9]+[.e]|[\xee-\xf4]")
-_BODY_HIGH: Final = re.compile(rb"[\xee-\xf4]")
-
-
-class _UseReference(Exception):
-    """Internal signal: the fast serialisation cannot be trusted for this value."""
+# Number tokens that orjson writes unlike ECMAScript (see _floats_may_differ).
+_ORJSON_INTEGRAL_FLOAT: Final = re.compile(rb"\.0[,\]}]")
+_ORJSON_EXPONENT_PLUS: Final = re.compile(rb"\+(?:1[6-9]|20)[,\]}]")
+_ORJSON_EXPONENT_MINUS: Final = re.compile(rb"-6[,\]}]")
+_ESCAPED_COLON: Final = re.compile(rb"\\u003[aA]")
+_DIGITS_AS_ZERO: Final = bytes(0x30 if 0x30 <= c <= 0x39 else 0x20 for c in range(256))
+_SIXTEEN_DIGITS: Final = b"0" * _SAFE_INT_DIGITS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -122,7 +118,7 @@ def _parse_int(token: str) -> int:
 
 def _parse_float(token: str) -> float:
     value = float(token)
-    if value in (float("inf"), float("-inf")):
+    if math.isinf(value):
         raise MalformedJSONError(f"number {token[:_SHOWN_CHARS]} overflows to infinity")
     return value
 
@@ -134,7 +130,7 @@ def _parse_constant(token: str) -> Any:
 def _check_tree(value: Any, max_depth: int, surrogates: bool) -> None:
     """Reject nesting deeper than ``max_depth`` and, if asked, strings with lone surrogates."""
     if surrogates and type(value) is str:
-        _check_string(value, "string")
+        _check_string(value, "a string")
     if type(value) is not dict and type(value) is not list:
         return
     stack: list[tuple[Any, int]] = [(value, 1)]
@@ -147,30 +143,32 @@ def _check_tree(value: Any, max_depth: int, surrogates: bool) -> None:
             children = node.values()
             if surrogates:
                 for key in node:
-                    _check_string(key, "object key")
+                    _check_string(key, "an object key")
         for child in children:
             kind = type(child)
             if kind is dict or kind is list:
                 stack.append((child, depth + 1))
             elif surrogates and kind is str:
-                _check_string(child, "string")
+                _check_string(child, "a string")
 
 
 def _check_string(text: str, where: str) -> None:
     found = _SURROGATE.search(text)
     if found is not None:
         raise MalformedJSONError(
-            f"lone surrogate U+{ord(found.group()):04X} in a {where} ({_show(text)})"
+            f"lone surrogate U+{ord(found.group()):04X} in {where} ({_show(text)})"
         )
 
 
 def _decode_error(exc: json.JSONDecodeError) -> MalformedJSONError:
     where = f"line {exc.lineno}, column {exc.colno}"
+    if not exc.doc.strip(" \t\r\n"):
+        return MalformedJSONError("empty input: no JSON value")
     if exc.msg == "Extra data":
         return MalformedJSONError(f"trailing data after the JSON value ({where})")
     if exc.pos >= len(exc.doc.rstrip(" \t\r\n")) or exc.msg.startswith("Unterminated string"):
         return MalformedJSONError(f"truncated JSON: the input ends inside a value ({where})")
-    return MalformedJSONError(f"invalid JSON: {exc.msg} ({where})")
+    return MalformedJSONError(f"invalid JSON: {exc.msg.removesuffix(' at')} ({where})")
 
 
 def parse_json(data: bytes | str, *, max_depth: int = _MAX_DEPTH) -> Any:
@@ -237,13 +235,17 @@ def parse_record(line: bytes) -> dict[str, Any]:
 
 def _es6_number(value: float) -> str:
     """``value`` as ECMAScript's Number::toString writes it (RFC 8785 §3.2.2.3)."""
-    if value != value or value in (float("inf"), float("-inf")):
+    if not math.isfinite(value):
         raise MalformedJSONError(f"{value!r} has no JSON form (RFC 8785 §3.2.2.3)")
     if value == 0:
         return "0"  # -0 too
     # repr() gives the shortest digits that round-trip, nearest to the value on ties: the same
     # digits ECMAScript picks. Only the layout differs.
     text = repr(value)
+    if "e" not in text:
+        # repr writes 1e-4 <= |value| < 1e16 without an exponent, as ECMAScript does, but keeps
+        # a ".0" on integral values.
+        return text[:-2] if text.endswith(".0") else text
     sign = ""
     if text[0] == "-":
         sign, text = "-", text[1:]
@@ -386,32 +388,111 @@ def _depth(value: Any) -> int:
     return deepest
 
 
-def _jcs_ready(value: Any, check_keys: bool) -> Any:
+def _jcs_ready(value: dict[str, Any] | list[Any]) -> Any:
     """``value`` with each float replaced by its ECMAScript text as an ``orjson.Fragment``.
 
-    Containers without floats are shared, not copied. With ``check_keys``, raises
-    :class:`_UseReference` when an object key holds a character from U+E000 up, where orjson's key
-    order (code points) may differ from JCS's (UTF-16 code units).
+    Containers without floats are shared, not copied.
     """
-    kind = type(value)
-    if kind is float:
-        return orjson.Fragment(_es6_number(value))
-    if kind is dict:
-        if check_keys and _HIGH_BMP_OR_ASTRAL.search("".join(value)) is not None:
-            raise _UseReference
+    if type(value) is dict:
+        if _VISITED_TYPES.isdisjoint(map(type, value.values())):
+            return value
         changed: dict[str, Any] = {}
         for key, item in value.items():
-            kind = type(item)
-            if kind is float or kind is dict or kind is list:
-                new = _jcs_ready(item, check_keys)
-                if new is not item:
-                    changed[key] = new
+            new = _jcs_ready_item(item)
+            if new is not item:
+                changed[key] = new
         return {**value, **changed} if changed else value
-    if kind is list:
-        items = [_jcs_ready(item, check_keys) for item in value]
-        if any(new is not old for new, old in zip(items, value, strict=True)):
-            return items
-    return value
+    if _VISITED_TYPES.isdisjoint(map(type, value)):
+        return value
+    copied: list[Any] | None = None
+    for index, item in enumerate(value):
+        new = _jcs_ready_item(item)
+        if new is not item:
+            if copied is None:
+                copied = list(value)
+            copied[index] = new
+    return value if copied is None else copied
+
+
+def _jcs_ready_item(item: Any) -> Any:
+    kind = type(item)
+    if kind is float:
+        return orjson.Fragment(_es6_number(item))
+    if kind is dict or kind is list:
+        return _jcs_ready(item)
+    return item
+
+
+def _has_high_key(value: dict[str, Any]) -> bool:
+    """Whether an object key anywhere in ``value`` holds a character from U+E000 up."""
+    stack: list[Any] = [value]
+    while stack:
+        node = stack.pop()
+        if type(node) is dict:
+            if _HIGH_BMP_OR_ASTRAL.search("".join(node)) is not None:
+                return True
+            node = node.values()
+        stack.extend(child for child in node if type(child) is dict or type(child) is list)
+    return False
+
+
+def _same_as_reparsed(line: bytes, echo: bytes) -> bool:
+    """Whether orjson's parse of ``line`` (re-serialised as ``echo``) is the strict parse.
+
+    For lines not written by orjson. A run of 16 digits may be an integer beyond 2**53 - 1 (orjson
+    keeps it up to 64 bits and turns bigger ones into floats). With no escaped colon, ``line``
+    holds one ``:`` per object member plus the colons inside strings; orjson writes ``:``
+    unescaped, so ``echo`` has as many unless a duplicate key dropped members (each dropped member
+    takes away at least its own colon).
+    """
+    if 0x5C in line and _ESCAPED_COLON.search(line) is not None:
+        return False
+    if _SIXTEEN_DIGITS in line.translate(_DIGITS_AS_ZERO):
+        return False
+    return line.count(b":") == echo.count(b":")
+
+
+def _floats_may_differ(body: bytes) -> bool:
+    """Whether orjson's compact output ``body`` may hold a float token unlike ECMAScript's.
+
+    orjson writes a float with the same shortest digits as ECMAScript, and the same layout except
+    for tokens ending in ``.0`` (integral values), ``e+16`` to ``e+20`` or ``e-6`` (ECMAScript
+    writes those without an exponent). In compact output a token is followed by ``,``, ``]`` or
+    ``}``. A match inside a string only costs a closer look.
+    """
+    return (
+        _ORJSON_INTEGRAL_FLOAT.search(body) is not None
+        or (0x2B in body and _ORJSON_EXPONENT_PLUS.search(body) is not None)
+        or (0x2D in body and _ORJSON_EXPONENT_MINUS.search(body) is not None)
+    )
+
+
+def _keys_may_misorder(body: bytes) -> bool:
+    """Whether orjson's key order in ``body`` may differ from RFC 8785's.
+
+    orjson sorts keys by code point, RFC 8785 §3.2.3 by UTF-16 code unit. The two orders differ
+    only between a character from U+E000..U+FFFF (UTF-8 lead byte EE or EF) and an astral one
+    (lead byte F0..F4).
+    """
+    return (0xEE in body or 0xEF in body) and (
+        0xF0 in body or 0xF1 in body or 0xF2 in body or 0xF3 in body or 0xF4 in body
+    )
+
+
+def _careful_body(content: dict[str, Any], body: bytes) -> bytes:
+    """The JCS bytes of ``content`` when its orjson output ``body`` may not be them."""
+    if _keys_may_misorder(body) and _has_high_key(content):
+        return canonicalize(content)
+    if not _floats_may_differ(body):
+        return body
+    # Records mostly keep their numbers at the top level: rewrite those floats first, and walk
+    # the whole value only if the output still holds a suspect token.
+    top = {key: orjson.Fragment(_es6_number(v)) for key, v in content.items() if type(v) is float}
+    if top:
+        body = orjson.dumps({**content, **top}, option=orjson.OPT_SORT_KEYS)
+        if not _floats_may_differ(body):
+            return body
+    return orjson.dumps(_jcs_ready(content), option=orjson.OPT_SORT_KEYS)
 
 
 def parse_and_digest(line: bytes) -> tuple[dict[str, Any], str]:
@@ -419,50 +500,42 @@ def parse_and_digest(line: bytes) -> tuple[dict[str, Any], str]:
 
     Returns what ``(parse_record(line), content_digest(parse_record(line)))`` returns and raises
     :class:`MalformedJSONError` wherever that would. orjson parses and serialises; its result is
-    used only when these checks prove it is the reference result, else the reference path runs:
+    kept only when these checks prove it is the reference result, else the reference path runs
+    (and gives the error message):
 
-    * orjson rejects NaN, Infinity, invalid UTF-8, lone surrogates, trailing data and nesting past
-      1024; any orjson error runs the reference path, which gives the message.
-    * No run of 16 ASCII digits in the line: every integer then has at most 15 digits, so it is in
-      the safe range and orjson reads it as an exact ``int``.
-    * Colon count: with no ``\\u003a`` escape in the line, the line holds one ``:`` per member plus
-      the colons inside strings. orjson writes ``:`` unescaped, so its output of the parsed record
-      has the same count unless a duplicate key dropped a member (each dropped member takes away
-      at least its own colon).
-    * Depth: fewer than ``max_json_depth`` brackets cannot nest deeper; otherwise the parsed value
-      (now known to hold every member) is measured.
-    * Serialisation: orjson's ``OPT_SORT_KEYS`` output equals JCS for strings, integers, booleans
-      and null (same escapes, checked for every code point by the tests). Floats are written
-      as ECMAScript does through ``orjson.Fragment``; keys with characters from U+E000 up, where
-      code point order and UTF-16 order can disagree, go through :func:`canonicalize`.
+    * orjson rejects invalid UTF-8, lone surrogates, NaN and Infinity, numbers that overflow, bad
+      grammar and trailing data; any orjson error runs the reference path.
+    * ``OPT_STRICT_INTEGER`` makes re-serialising fail on integers beyond ±(2**53 - 1).
+    * Echo: when ``line`` is exactly orjson's compact output of what it parsed (as the signer
+      writes it), the line has no duplicate key (the output has none), no integer that orjson
+      turned into a float (the output would show a float), and nothing a strict parser reads
+      differently. Other lines pass :func:`_same_as_reparsed` instead.
+    * Depth: at most ``max_json_depth`` brackets cannot nest deeper; otherwise the parsed value,
+      now known to hold every member, is measured.
+    * Serialisation: orjson's sorted output equals the JCS bytes but for some float tokens and,
+      rarely, key order; :func:`_floats_may_differ` and :func:`_keys_may_misorder` spot both, and
+      :func:`_careful_body` then writes floats as ECMAScript does (as ``orjson.Fragment``) or
+      runs :func:`canonicalize`.
     """
     try:
         record = orjson.loads(line)
     except orjson.JSONDecodeError:
         return _reference(line)
-    if type(record) is not dict or _RAW_RISK.search(line) is not None:
+    if type(record) is not dict:
         return _reference(line)
-    content = record
-    colons = 0
-    if PROVENANCE_KEY in record:
-        content = record.copy()
-        colons = 1 + orjson.dumps(content.pop(PROVENANCE_KEY)).count(b":")
-    body = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
-    if body.count(b":") + colons != line.count(b":"):
+    try:
+        echo = orjson.dumps(record, option=orjson.OPT_STRICT_INTEGER)
+    except orjson.JSONEncodeError:
+        return _reference(line)
+    if not line.startswith(echo) and not _same_as_reparsed(line, echo):
         return _reference(line)
     if line.count(b"[") + line.count(b"{") > _MAX_DEPTH and _depth(record) > _MAX_DEPTH:
         return _reference(line)
-    if _BODY_CARE.search(body) is not None:
+    content = record
+    if PROVENANCE_KEY in record:
+        content = record.copy()
+        del content[PROVENANCE_KEY]
+    body = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
+    if _floats_may_differ(body) or _keys_may_misorder(body):
         body = _careful_body(content, body)
     return record, hashlib.sha256(body).hexdigest()
-
-
-def _careful_body(content: dict[str, Any], body: bytes) -> bytes:
-    check_keys = _BODY_HIGH.search(body) is not None
-    try:
-        ready = _jcs_ready(content, check_keys)
-    except _UseReference:
-        return canonicalize(content)
-    if ready is content:
-        return body
-    return orjson.dumps(ready, option=orjson.OPT_SORT_KEYS)
