@@ -39,9 +39,11 @@ class TextRenderer(Renderer):
             lines.append("  (no terms document reaches this data)")
         for d in report.policy.decisions:
             lines.append(f"  {MARK[d.outcome]} {d.terms}  ({d.record_count} records)")
-            for f in d.deciding[:3]:
+            shown = d.deciding[: 1 if d.outcome == "allow" else 3]
+            for f in shown:
                 section = f" {f.clause.section}" if f.clause else ""
-                lines.append(f"         {f.rule or ''}{section}: {f.reason}")
+                head = f"{f.rule}{section}: " if f.rule else ""
+                lines.append(f"         {head}{f.reason}")
                 lines.append(f"         path: {f.path}")
                 if f.clause:
                     lines.append(f"         cite: {f.clause.citation}")
