@@ -74,12 +74,11 @@ def main(key: str, out: Path) -> None:
     )
     with gemma.writer(out / "upstream" / "gemma-seed.jsonl") as w:
         for i in range(12):
-            record = chat(i, "gemma-seed")
             w.write(
-                record,
+                chat(i, "gemma-seed"),
                 generated_at=at("2024-08-01T10:00:00"),
-                parents=[prompt_parent(record["messages"][0])],
-            )  # type: ignore[index]
+                parents=[prompt_parent(QUESTIONS[i % len(QUESTIONS)][0])],
+            )
 
     gpt = Tagger(
         signer,
