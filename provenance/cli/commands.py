@@ -35,8 +35,12 @@ def tag(
     input: Annotated[Path, typer.Argument(help="JSONL file of generated records (.gz/.zst ok).")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Signed JSONL to write.")],
     key: Annotated[str, typer.Option(help="Project key name or PEM private key file.")],
-    model: Annotated[str, typer.Option(help="Model as requested, e.g. gpt-4o.")],
-    provider: Annotated[str, typer.Option(help="Provider of the model, e.g. openai.")],
+    model: Annotated[
+        str | None, typer.Option(help="Model as requested, e.g. gpt-4o (not with --parts).")
+    ] = None,
+    provider: Annotated[
+        str | None, typer.Option(help="Provider of the model, e.g. openai (not with --parts).")
+    ] = None,
     service: Annotated[
         str | None, typer.Option(help="api, app, self-hosted, or a third-party host name.")
     ] = None,
@@ -70,6 +74,14 @@ def tag(
         bool,
         typer.Option("--replace", help="Replace manifests already present instead of refusing."),
     ] = False,
+    part_digests: Annotated[
+        bool,
+        typer.Option(
+            "--part-digests",
+            help="Also sign a digest of each part, so a part's author can be "
+            "shown without the rest of the record.",
+        ),
+    ] = False,
 ) -> None:
     """Sign records generated earlier: one manifest per record.
 
@@ -83,18 +95,26 @@ def tag(
             generated_at if "T" in generated_at else f"{generated_at}T00:00:00Z", "--generated-at"
         )
     )
+    contributions = None if parts is None else _load_parts(parts, when)
+    if contributions is None and (model is None or provider is None):
+        raise InputError(
+            "give --model and --provider, or --parts for records written by several models"
+        )
+    if contributions is not None and (model is not None or provider is not None):
+        raise InputError("--parts names every generator; leave out --model and --provider")
+    first = contributions[0].generator if contributions else None
     signer = project.load_signer(key)
     tagger = Tagger(
         signer,
-        provider=provider,
-        model=model,
+        provider=provider or (first.provider if first else ""),
+        model=model or (first.model if first else ""),
+        part_digests=part_digests,
         service=service,
         terms=terms,
         organization=organization,
         model_returned=model_returned,
         id_field=id_field,
     )
-    contributions = None if parts is None else _load_parts(parts, when)
     output.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(
         dir=output.parent, prefix=f".{output.name}.", suffix="".join(output.suffixes)
@@ -121,6 +141,9 @@ def tag(
                 else:
                     writer.write(record, contributions=contributions)
             writer.flush()
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, output)
     finally:
         tmp.unlink(missing_ok=True)

@@ -113,9 +113,13 @@ def lint_directory(directory: PoliciesArgument = None) -> None:
     result = lint(directory)
     for problem in result.problems:
         echo(problem.diagnostics(), err=True)
-    summary = (
-        f"{result.documents} terms documents, {result.catalogs} catalog files, "
-        f"{result.tests} test files"
+    summary = ", ".join(
+        f"{count} {name}{'' if count == 1 else 's'}"
+        for count, name in (
+            (result.documents, "terms document"),
+            (result.catalogs, "catalog file"),
+            (result.tests, "test file"),
+        )
     )
     if result.problems:
         echo(f"{len(result.problems)} problems in {summary}", err=True)
@@ -194,13 +198,20 @@ def _dataset_classes(lineage: LineageDeclaration, base: Path) -> dict[str, tuple
         if not dataset.files:
             continue
         tally = ClassTally()
+        unsigned: list[str] = []
         for name in dataset.files:
             path = Path(name) if Path(name).is_absolute() else base / name
-            for _line, record in _records(path):
+            for line, record in _records(path):
                 manifest, _status = read_manifest(record)
                 if manifest is not None:
                     tally.add(manifest)
-        out[dataset.name] = tally.classes()
+                else:
+                    unsigned.append(str(record.get("id", f"{path}:{line}")))
+        classes = tally.classes()
+        if unsigned:
+            # Records nobody signed are part of the dataset too: their origin is unknown.
+            classes += (RecordClass.unattributed(len(unsigned), unsigned),)
+        out[dataset.name] = classes
     return out
 
 

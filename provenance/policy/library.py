@@ -1,0 +1,143 @@
+"""The terms library in memory: documents indexed by id and by family, versions picked by date.
+
+Documents of one family (``provider/document``) are versions of one text. The version that governs a
+part is the one in force on the day the part was generated (docs/policy-format.md, "Time"): the latest
+``effective_from`` on or before that day, provided the day is before its ``effective_until``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from provenance.errors import PolicyError
+from provenance.policy.fields import closest
+from provenance.policy.model import Catalog, TermsDocument, split_ref
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The documents a terms reference names on a day, or why it names none."""
+
+    ref: str
+    documents: tuple[TermsDocument, ...]
+    problem: str | None = None
+    """Why no document applies (not in the library, no version in force)."""
+    every_version: bool = False
+    """The day was unknown, so every version of the family is judged."""
+
+
+class PolicyLibrary:
+    """Terms documents and the model catalog, with lookups by id, family and date."""
+
+    def __init__(self, documents: Iterable[TermsDocument] = (), catalog: Catalog = Catalog()):
+        self._catalog = catalog
+        self._by_id: dict[str, TermsDocument] = {}
+        families: dict[str, list[TermsDocument]] = {}
+        for doc in documents:
+            if doc.id in self._by_id:
+                raise doc.where.error(f"terms document '{doc.id}' is defined twice")
+            self._by_id[doc.id] = doc
+            families.setdefault(doc.family, []).append(doc)
+        self._families: dict[str, tuple[TermsDocument, ...]] = {}
+        for family, versions in families.items():
+            ordered = tuple(sorted(versions, key=lambda d: d.effective_from))
+            _check_versions(ordered)
+            self._families[family] = ordered
+
+    @property
+    def catalog(self) -> Catalog:
+        return self._catalog
+
+    @property
+    def documents(self) -> tuple[TermsDocument, ...]:
+        """Every document, sorted by id."""
+        return tuple(self._by_id[k] for k in sorted(self._by_id))
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def get(self, doc_id: str) -> TermsDocument | None:
+        return self._by_id.get(doc_id)
+
+    def require(self, doc_id: str) -> TermsDocument:
+        """The document with this id; a family name gives its latest version."""
+        doc = self._by_id.get(doc_id)
+        if doc is None and doc_id in self._families:
+            doc = self._families[doc_id][-1]
+        if doc is None:
+            raise PolicyError(
+                f"no terms document '{doc_id}' in the library",
+                hint=closest(
+                    doc_id,
+                    set(self._by_id) | set(self._families),
+                    "'provenance policy list' shows every document",
+                ),
+            )
+        return doc
+
+    def versions(self, family: str) -> tuple[TermsDocument, ...]:
+        """Every version of a family, oldest first."""
+        return self._families.get(family, ())
+
+    def in_force(self, family: str, day: date) -> TermsDocument | None:
+        latest = None
+        for doc in self._families.get(family, ()):
+            if doc.effective_from <= day:
+                latest = doc
+        return latest if latest is not None and latest.in_force(day) else None
+
+    def resolve(self, ref: str, day: date | None) -> Resolution:
+        """The document(s) a reference names for a part generated on ``day``.
+
+        An exact id names that document. A family names the version in force on ``day``; when the day
+        is not known every version is judged (the engine never guesses the permissive one).
+        """
+        family, version = split_ref(ref)
+        if version is not None:
+            doc = self._by_id.get(ref)
+            if doc is None:
+                return Resolution(ref, (), f"'{ref}' is not in the policy library")
+            return Resolution(ref, (doc,))
+        versions = self._families.get(family, ())
+        if not versions:
+            return Resolution(ref, (), f"no version of '{family}' is in the policy library")
+        if day is None:
+            return Resolution(ref, versions, every_version=True)
+        doc = self.in_force(family, day)
+        if doc is None:
+            return Resolution(
+                ref, (), f"no version of '{family}' was in force on {day.isoformat()}"
+            )
+        return Resolution(ref, (doc,))
+
+    def knows(self, ref: str) -> bool:
+        family, version = split_ref(ref)
+        return ref in self._by_id if version is not None else family in self._families
+
+    def problems(self) -> list[PolicyError]:
+        """References from the catalog to documents the library does not hold (for lint)."""
+        out: list[PolicyError] = []
+        for ref, where in self._catalog.refs():
+            if not self.knows(ref):
+                known = set(self._by_id) | set(self._families)
+                out.append(
+                    where.error(
+                        f"catalog names '{ref}', which is not in the library", closest(ref, known)
+                    )
+                )
+        return out
+
+
+def _check_versions(ordered: tuple[TermsDocument, ...]) -> None:
+    for earlier, later in itertools.pairwise(ordered):
+        if earlier.effective_from == later.effective_from:
+            raise later.where.error(f"'{later.id}' and '{earlier.id}' take effect on the same day")
+        if earlier.effective_until is not None and earlier.effective_until > later.effective_from:
+            raise earlier.where.error(
+                f"'{earlier.id}' is in force until {earlier.effective_until}, after "
+                f"'{later.id}' takes effect on {later.effective_from}",
+                "set effective_until to the day the next version takes effect",
+            )

@@ -1,0 +1,339 @@
+"""Reading the policy files from disk: the only place YAML is parsed.
+
+YAML is composed with PyYAML's ``SafeLoader`` (the loader behind ``yaml.safe_load``) and its scalars
+are built by the same safe constructor, so no tag can run code. The nodes are turned into
+:class:`~provenance.policy.fields.Located` mappings that keep the line of every key, so that the model
+classes can name file, line and field in every error. Duplicate keys, merge keys and alias bombs are
+rejected; files larger than ``Limits.max_yaml_bytes`` are not read.
+
+Layout of a policy directory (``docs/policy-format.md``): ``terms/<provider>/<document>@<version>.yaml``,
+``catalog/*.yaml``, ``tests/<provider>/<document>@<version>.test.yaml``. Organisation policies are terms
+documents with ``provider: org`` in a directory of their own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import yaml
+
+from provenance.errors import ConfigError, PolicyError, ProvenanceError
+from provenance.limits import DEFAULT_LIMITS, Limits
+from provenance.policy.fields import Located, LocatedList, Where
+from provenance.policy.library import PolicyLibrary
+from provenance.policy.model import (
+    ORG_PROVIDER,
+    Catalog,
+    Intent,
+    LineageDeclaration,
+    TermsDocument,
+    Waiver,
+    waivers_from_dict,
+)
+from provenance.policy.testing import PolicyTestFile
+
+POLICIES_ENV = "PROVENANCE_POLICIES"
+"""Environment variable naming the policy directory to use instead of the shipped one."""
+
+T = TypeVar("T")
+
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+
+
+def default_policy_dir() -> Path:
+    """The policy directory: ``$PROVENANCE_POLICIES``, else the ``policies/`` shipped with the
+    project (next to the ``provenance`` package)."""
+    configured = os.environ.get(POLICIES_ENV)
+    if configured:
+        return Path(configured)
+    return Path(__file__).resolve().parent.parent.parent / "policies"
+
+
+class _Converter:
+    """Turns composed YAML nodes into Located mappings, LocatedLists and safe scalars."""
+
+    def __init__(self, source: str, budget: int) -> None:
+        self.source = source
+        self.budget = budget
+        self.constructor = yaml.SafeLoader("")
+
+    def error(self, message: str, node: yaml.Node, hint: str | None = None) -> PolicyError:
+        return PolicyError(message, source=self.source, line=node.start_mark.line + 1, hint=hint)
+
+    def convert(self, node: yaml.Node) -> object:
+        self.budget -= 1
+        if self.budget < 0:
+            raise self.error(
+                "the file expands to too many values", node, "avoid aliases that repeat large parts"
+            )
+        line = node.start_mark.line + 1
+        if isinstance(node, yaml.CollectionNode) and node.tag not in (_MAP_TAG, _SEQ_TAG):
+            raise self.error(f"cannot read a value tagged {node.tag}", node)
+        if isinstance(node, yaml.MappingNode):
+            mapping = Located(line)
+            for key_node, value_node in node.value:
+                if key_node.tag == _MERGE_TAG:
+                    raise self.error(
+                        "merge keys (<<) are not supported", key_node, "write the fields out"
+                    )
+                key = self.convert(key_node)
+                if not isinstance(key, str):
+                    raise self.error(f"field names must be text, not {key!r}", key_node)
+                if key in mapping:
+                    raise self.error(f"field '{key}' appears twice", key_node)
+                mapping[key] = self.convert(value_node)
+                mapping.key_lines[key] = key_node.start_mark.line + 1
+            return mapping
+        if isinstance(node, yaml.SequenceNode):
+            sequence = LocatedList(line)
+            for item in node.value:
+                sequence.append(self.convert(item))
+                sequence.item_lines.append(item.start_mark.line + 1)
+            return sequence
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except ValueError:
+            if node.tag == _TIMESTAMP_TAG:
+                # Left as text so the field reader can say which field holds an impossible date.
+                return str(node.value)
+            raise self.error(f"cannot read the value '{node.value}'", node) from None
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise self.error(f"cannot read the value: {problem}", node) from None
+
+
+def parse_yaml(text: str, source: str, limits: Limits = DEFAULT_LIMITS) -> object:
+    """Parse one YAML document into Located mappings and lists; errors name ``source`` and line."""
+    if len(text.encode()) > limits.max_yaml_bytes:
+        raise PolicyError(f"larger than the limit of {limits.max_yaml_bytes} bytes", source=source)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise PolicyError(
+            f"not valid YAML: {exc.problem or exc.context}",
+            source=source,
+            line=None if mark is None else mark.line + 1,
+        ) from None
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"not valid YAML: {exc}", source=source) from None
+    if node is None:
+        raise PolicyError("the file is empty", source=source)
+    # Without aliases a document has fewer values than bytes; the margin leaves room for a few.
+    return _Converter(source, 10 * len(text) + 10_000).convert(node)
+
+
+def read_yaml(path: Path, limits: Limits = DEFAULT_LIMITS) -> object:
+    """Read and parse one YAML file, bounded by ``limits.max_yaml_bytes``."""
+    source = str(path)
+    try:
+        size = path.stat().st_size
+        if size > limits.max_yaml_bytes:
+            raise PolicyError(
+                f"file is {size} bytes, more than the limit of {limits.max_yaml_bytes}",
+                source=source,
+            )
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("file not found", source=source) from None
+    except UnicodeDecodeError as exc:
+        raise PolicyError(f"not UTF-8 text ({exc.reason})", source=source) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the file: {exc.strerror}", source=source) from None
+    return parse_yaml(text, source, limits)
+
+
+def _load(path: Path, build: Callable[[object, Where], T], limits: Limits) -> T:
+    return build(read_yaml(path, limits), Where(source=str(path)))
+
+
+def _as_config(load: Callable[[], T]) -> T:
+    """Run a loader of a project file (intent, lineage, waivers): its errors are ConfigErrors."""
+    try:
+        return load()
+    except PolicyError as exc:
+        raise ConfigError(exc.message, source=exc.source, line=exc.line, hint=exc.hint) from None
+
+
+def load_terms(path: Path, limits: Limits = DEFAULT_LIMITS) -> TermsDocument:
+    """One terms document; its file name must be ``<document>@<version>.yaml``."""
+    doc = _load(path, TermsDocument.from_dict, limits)
+    expected = f"{doc.document}@{doc.version}.yaml"
+    if path.name != expected:
+        raise doc.where.error(
+            f"terms document '{doc.id}' is in a file named '{path.name}'",
+            f"name the file '{expected}'",
+        )
+    return doc
+
+
+def _load_library_terms(path: Path, terms_dir: Path, limits: Limits) -> TermsDocument:
+    doc = load_terms(path, limits)
+    if path.parent.resolve() != (terms_dir / doc.provider).resolve():
+        raise doc.where.error(
+            f"terms document '{doc.id}' is not in the folder of its provider",
+            f"move it to {terms_dir / doc.provider / path.name}",
+        )
+    if doc.provider == ORG_PROVIDER:
+        raise doc.where.error(
+            "organisation policies (provider: org) belong in their own directory",
+            "pass them with --org-policies",
+        )
+    return doc
+
+
+def load_catalog(path: Path, limits: Limits = DEFAULT_LIMITS) -> Catalog:
+    return _load(path, Catalog.from_dict, limits)
+
+
+def load_intent(path: Path, limits: Limits = DEFAULT_LIMITS) -> Intent:
+    return _as_config(lambda: _load(path, Intent.from_dict, limits))
+
+
+def load_lineage(path: Path, limits: Limits = DEFAULT_LIMITS) -> LineageDeclaration:
+    return _as_config(lambda: _load(path, LineageDeclaration.from_dict, limits))
+
+
+def load_waivers(path: Path, limits: Limits = DEFAULT_LIMITS) -> tuple[Waiver, ...]:
+    return _as_config(lambda: _load(path, waivers_from_dict, limits))
+
+
+def load_policy_tests(path: Path, limits: Limits = DEFAULT_LIMITS) -> PolicyTestFile:
+    return _load(path, PolicyTestFile.from_dict, limits)
+
+
+def _files(directory: Path, pattern: str) -> list[Path]:
+    return sorted(p for p in directory.glob(pattern) if p.is_file())
+
+
+def _require_dir(directory: Path) -> None:
+    if not directory.is_dir():
+        raise ConfigError("policy directory not found", source=str(directory))
+
+
+def terms_files(directory: Path) -> list[Path]:
+    return _files(directory / "terms", "**/*.yaml")
+
+
+def catalog_files(directory: Path) -> list[Path]:
+    return _files(directory / "catalog", "*.yaml")
+
+
+def policy_test_files(directory: Path) -> list[Path]:
+    return _files(directory / "tests", "**/*.test.yaml")
+
+
+def load_library(directory: Path | None = None, limits: Limits = DEFAULT_LIMITS) -> PolicyLibrary:
+    """Every terms document and catalog file of a policy directory (default: the shipped one)."""
+    directory = directory or default_policy_dir()
+    _require_dir(directory)
+    documents = [
+        _load_library_terms(p, directory / "terms", limits) for p in terms_files(directory)
+    ]
+    catalog = Catalog()
+    for path in catalog_files(directory):
+        catalog = catalog.merge(load_catalog(path, limits))
+    return PolicyLibrary(documents, catalog)
+
+
+def load_test_files(
+    directory: Path | None = None, limits: Limits = DEFAULT_LIMITS
+) -> list[PolicyTestFile]:
+    directory = directory or default_policy_dir()
+    _require_dir(directory)
+    return [load_policy_tests(p, limits) for p in policy_test_files(directory)]
+
+
+def load_org_policies(
+    directory: Path, limits: Limits = DEFAULT_LIMITS
+) -> tuple[TermsDocument, ...]:
+    """Organisation policies: every ``*.yaml`` below ``directory``, each with ``provider: org``."""
+    _require_dir(directory)
+    out = []
+    for path in _files(directory, "**/*.yaml"):
+        doc = load_terms(path, limits)
+        if doc.provider != ORG_PROVIDER:
+            raise doc.where.error(
+                f"'{doc.id}' is in the organisation policies but its provider is '{doc.provider}'",
+                f"organisation policies use provider: {ORG_PROVIDER}",
+            )
+        out.append(doc)
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class LintResult:
+    """What ``provenance policy lint`` found in a policy directory."""
+
+    documents: int
+    catalogs: int
+    tests: int
+    problems: tuple[ProvenanceError, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def lint(directory: Path | None = None, limits: Limits = DEFAULT_LIMITS) -> LintResult:
+    """Validate every terms document, catalog and test file, collecting every problem found."""
+    directory = directory or default_policy_dir()
+    _require_dir(directory)
+    problems: list[ProvenanceError] = []
+    documents: list[TermsDocument] = []
+    for path in terms_files(directory):
+        try:
+            documents.append(_load_library_terms(path, directory / "terms", limits))
+        except ProvenanceError as exc:
+            problems.append(exc)
+    catalog = Catalog()
+    catalogs = catalog_files(directory)
+    for path in catalogs:
+        try:
+            catalog = catalog.merge(load_catalog(path, limits))
+        except ProvenanceError as exc:
+            problems.append(exc)
+    tests: list[PolicyTestFile] = []
+    paths = policy_test_files(directory)
+    for path in paths:
+        try:
+            tests.append(load_policy_tests(path, limits))
+        except ProvenanceError as exc:
+            problems.append(exc)
+    library = PolicyLibrary((), catalog)
+    try:
+        library = PolicyLibrary(documents, catalog)
+    except ProvenanceError as exc:
+        problems.append(exc)
+    problems.extend(library.problems())
+    for test_file in tests:
+        problems.extend(_test_file_problems(library, test_file))
+    return LintResult(len(terms_files(directory)), len(catalogs), len(paths), tuple(problems))
+
+
+def _test_file_problems(library: PolicyLibrary, test_file: PolicyTestFile) -> list[PolicyError]:
+    doc = library.get(test_file.terms)
+    if doc is None:
+        return [
+            test_file.where.field("terms").error(
+                f"the test names '{test_file.terms}', which is not in the library"
+            )
+        ]
+    out = []
+    for case in test_file.cases:
+        for clause_id in case.expect.clauses:
+            if doc.clause(clause_id) is None:
+                out.append(
+                    case.where.error(
+                        f"case '{case.name}' expects clause '{clause_id}', which '{doc.id}' "
+                        "does not have"
+                    )
+                )
+    return out
