@@ -561,7 +561,7 @@ def run_audit(
     _no_verdict(partial)
     state = partial.extra or AuditState()
     state = collector.merge(state, AuditState())  # flush pending leaves into the digest
-    dataset_classes = _dataset_classes(inputs, verifier, workers)
+    datasets = dataset_classes(inputs, verifier, workers)
     classes = state.tally.classes()
     policy = evaluate(
         classes,
@@ -571,12 +571,10 @@ def run_audit(
         inputs.waivers,
         inputs.org_policies,
         missing=_missing(state),
-        dataset_classes=dataset_classes,
+        dataset_classes=datasets,
         limits=limits,
     )
-    graph = LineageGraph.build(
-        classes, inputs.library.catalog, inputs.lineage, dataset_classes, limits
-    )
+    graph = LineageGraph.build(classes, inputs.library.catalog, inputs.lineage, datasets, limits)
     incomplete = tuple(
         f"batch {root[:12]}…: {b.size - b.seen} of {b.size} records missing"
         for root, b in sorted(partial.batches.items())
@@ -612,10 +610,14 @@ def _no_verdict(partial: ScanPartial[Any]) -> None:
         raise InputError("the data holds no records")
 
 
-def _dataset_classes(
-    inputs: AuditInputs, verifier: Verifier, workers: int | None
+def dataset_classes(
+    inputs: AuditInputs, verifier: Verifier, workers: int | None = None
 ) -> dict[str, list[RecordClass]]:
-    """Record classes of the declared datasets whose files are given in the lineage file."""
+    """Record classes of the declared datasets whose files the lineage file names.
+
+    Records in those files without a manifest, or whose manifest fails verification, form an
+    unattributed class: their origin is unknown, which the engine reports (never drops).
+    """
     out: dict[str, list[RecordClass]] = {}
     for dataset in inputs.lineage.datasets:
         if not dataset.files:
@@ -636,7 +638,13 @@ def _dataset_classes(
             expand_paths(files), verifier, collector=collector, workers=workers
         )
         _no_verdict(partial)
-        out[dataset.name] = list((partial.extra or AuditState()).tally.classes())
+        state = partial.extra or AuditState()
+        classes = list(state.tally.classes())
+        unattributed = sum(count for count, _ in state.failed.values())
+        if unattributed:
+            samples = [str(s) for _, ids in state.failed.values() for s in ids]
+            classes.append(RecordClass.unattributed(unattributed, samples))
+        out[dataset.name] = classes
     return out
 
 

@@ -7,34 +7,26 @@ subclasses, which :func:`provenance.cli.main` turns into one line and exit code 
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from provenance import dsse
+from provenance import canonical, project
+from provenance.auditor import dataset_classes, load_inputs
 from provenance.cli.app import app
 from provenance.cli.output import echo, emit_json, table
-from provenance.errors import InputError, ProvenanceError
-from provenance.manifest import Manifest, Statement
-from provenance.policy.classes import ClassTally, RecordClass
+from provenance.errors import InputError, MalformedJSONError
+from provenance.policy.classes import RecordClass
 from provenance.policy.engine import evaluate
-from provenance.policy.loader import (
-    default_policy_dir,
-    lint,
-    load_intent,
-    load_library,
-    load_lineage,
-    load_org_policies,
-    load_test_files,
-    load_waivers,
-)
-from provenance.policy.model import LineageDeclaration, TermsDocument
+from provenance.policy.loader import default_policy_dir, lint, load_library, load_test_files
+from provenance.policy.model import TermsDocument
 from provenance.policy.report import Decision, Finding, MissingProvenance, PolicyReport
 from provenance.policy.testing import run_tests
-from provenance.sources import open_source
+from provenance.scan import read_chunks
+from provenance.sources import expand_paths
+from provenance.sources.jsonl import JsonlSource
+from provenance.verification import RecordResult, Status, Verifier
 
 policy_app = typer.Typer(
     name="policy",
@@ -146,73 +138,21 @@ def run_policy_tests(directory: PoliciesArgument = None) -> None:
 # -- explain -------------------------------------------------------------------------------------
 
 
-def read_manifest(record: Mapping[str, Any]) -> tuple[Manifest | None, str]:
-    """The manifest a record carries, read WITHOUT checking its signature, and a status.
-
-    Status is ``ok``, ``missing`` (no ``_provenance``) or ``malformed``. Explaining is about reading
-    the decision path; ``provenance audit`` is where manifests are verified.
-    """
-    provenance = record.get("_provenance")
-    if provenance is None:
-        return None, "missing"
-    try:
-        if not isinstance(provenance, Mapping):
-            raise InputError("_provenance is not an object")
-        if "dsse" in provenance:
-            envelope = provenance["dsse"]
-            if not isinstance(envelope, Mapping):
-                raise InputError("_provenance.dsse is not an object")
-            payload = dsse.b64decode(envelope.get("payload"), "envelope payload")
-        else:
-            payload = dsse.b64decode(provenance.get("statement"), "batch record statement")
-        statement = Statement.from_dict(json.loads(payload))
-        return Manifest.from_statement(statement), "ok"
-    except (ProvenanceError, ValueError):
-        return None, "malformed"
-
-
-def _records(path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    for raw in open_source(path):
-        try:
-            record = json.loads(raw.data)
-        except ValueError as exc:
-            raise InputError(f"not valid JSON: {exc}", source=raw.source, line=raw.line) from None
-        if not isinstance(record, Mapping):
-            raise InputError("record is not a JSON object", source=raw.source, line=raw.line)
-        yield raw.line, record
-
-
-def _find_record(path: Path, record_id: str) -> tuple[Manifest | None, str]:
-    for _line, record in _records(path):
-        manifest, status = read_manifest(record)
-        found = manifest.record_id if manifest is not None else record.get("id")
-        if found == record_id:
-            return manifest, status
-    raise InputError(f"no record with id '{record_id}'", source=str(path))
-
-
-def _dataset_classes(lineage: LineageDeclaration, base: Path) -> dict[str, tuple[RecordClass, ...]]:
-    """The record classes of each declared dataset's ``files`` (relative to the lineage file)."""
-    out: dict[str, tuple[RecordClass, ...]] = {}
-    for dataset in lineage.datasets:
-        if not dataset.files:
-            continue
-        tally = ClassTally()
-        unsigned: list[str] = []
-        for name in dataset.files:
-            path = Path(name) if Path(name).is_absolute() else base / name
-            for line, record in _records(path):
-                manifest, _status = read_manifest(record)
-                if manifest is not None:
-                    tally.add(manifest)
-                else:
-                    unsigned.append(str(record.get("id", f"{path}:{line}")))
-        classes = tally.classes()
-        if unsigned:
-            # Records nobody signed are part of the dataset too: their origin is unknown.
-            classes += (RecordClass.unattributed(len(unsigned), unsigned),)
-        out[dataset.name] = classes
-    return out
+def _find_record(paths: list[Path], record_id: str, verifier: Verifier) -> RecordResult:
+    """The verified result of the record whose manifest subject (or ``id`` field) is
+    ``record_id``; an error naming the files when there is none."""
+    for path in paths:
+        for chunk in read_chunks(path) if JsonlSource.accepts(path) else ():
+            for raw in chunk.records():
+                try:
+                    record, digest = canonical.parse_and_digest(raw.data)
+                except MalformedJSONError as exc:
+                    raise exc.at(raw.source, raw.line) from None
+                result = verifier.verify_parsed(raw, record, digest)
+                found = result.record_id or record.get("id")
+                if found is not None and str(found) == record_id:
+                    return result
+    raise InputError(f"no record with id '{record_id}'", source=", ".join(map(str, paths)))
 
 
 def _print_finding(finding: Finding) -> None:
@@ -243,12 +183,13 @@ def _print_decision(decision: Decision) -> None:
 
 
 def _print_explanation(
-    record_id: str, record_class: RecordClass | None, status: str, report: PolicyReport
+    record_id: str, record_class: RecordClass | None, result: RecordResult, report: PolicyReport
 ) -> None:
     if record_class is None:
-        echo(f"record {record_id}: no readable manifest ({status})")
+        reason = f": {result.reason}" if result.reason else ""
+        echo(f"record {record_id}: no verified manifest ({result.status.value}{reason})")
     else:
-        echo(f"record {record_id}  (class {record_class.id}; manifest read, signature not checked)")
+        echo(f"record {record_id}  (class {record_class.id}; signed by '{result.signer}')")
         for part in record_class.contributions:
             echo(f"  {part.pointer or 'record':<10} {part.describe()}")
         if record_class.parents:
@@ -275,7 +216,7 @@ def _print_explanation(
 def explain(
     record_id: Annotated[str, typer.Argument(help="Id of the record (its manifest subject).")],
     intent: Annotated[Path, typer.Option("--intent", help="The planned run (intent.yaml).")],
-    data: Annotated[Path, typer.Option("--data", help="JSONL file holding the record.")],
+    data: Annotated[Path, typer.Option("--data", help="JSONL file or folder holding the record.")],
     lineage: Annotated[
         Path | None, typer.Option("--lineage", help="Lineage declarations (lineage.yaml).")
     ] = None,
@@ -287,29 +228,33 @@ def explain(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the decision model as JSON.")
     ] = False,
+    trust: Annotated[
+        Path | None, typer.Option(help="Trust store (default: the project's).")
+    ] = None,
 ) -> None:
-    """Show how every terms document reaching one record judges it, with paths and clauses."""
-    planned = load_intent(intent)
-    library = load_library(policies)
-    declaration = load_lineage(lineage) if lineage is not None else None
-    dataset_classes = (
-        _dataset_classes(declaration, lineage.parent)
-        if declaration is not None and lineage is not None
-        else None
+    """Show how every terms document reaching one record judges it, with paths and clauses.
+
+    The record's manifest is verified first (signature, trusted signer, content digest); a record
+    that does not verify is judged as missing provenance.
+    """
+    inputs = load_inputs(
+        intent, lineage=lineage, policies=policies, org_policies=org_policies, waivers=waivers
     )
-    manifest, status = _find_record(data, record_id)
-    record_class = RecordClass.of(manifest) if manifest is not None else None
+    verifier = Verifier(project.load_trust(project.trust_path(trust)))
+    result = _find_record(expand_paths([str(data)]), record_id, verifier)
+    record_class = RecordClass.of(result.manifest) if result.manifest is not None else None
+    status = "missing" if result.status is Status.MISSING_MANIFEST else result.status.value
     report = evaluate(
         () if record_class is None else (record_class,),
-        library,
-        planned,
-        declaration,
-        load_waivers(waivers) if waivers is not None else (),
-        load_org_policies(org_policies) if org_policies is not None else (),
-        missing=() if manifest is not None else (MissingProvenance(status, 1, (record_id,)),),
-        dataset_classes=dataset_classes,
+        inputs.library,
+        inputs.intent,
+        inputs.lineage,
+        inputs.waivers,
+        inputs.org_policies,
+        missing=() if record_class is not None else (MissingProvenance(status, 1, (record_id,)),),
+        dataset_classes=dataset_classes(inputs, verifier),
     )
     if as_json:
         emit_json(report.to_dict())
         return
-    _print_explanation(record_id, record_class, status, report)
+    _print_explanation(record_id, record_class, result, report)

@@ -3,14 +3,17 @@ and a few intents."""
 
 from __future__ import annotations
 
-import base64
-import json
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from provenance import canonical, dsse
+from provenance.keys import PrivateKeySigner
 from provenance.manifest import (
+    PAYLOAD_TYPE,
     Contribution,
     Generator,
     Manifest,
@@ -23,6 +26,8 @@ from provenance.manifest import (
 from provenance.policy.library import PolicyLibrary
 from provenance.policy.loader import load_library, load_org_policies
 from provenance.policy.model import Intent, Target, TermsDocument
+from provenance.project import save_trust
+from provenance.trust import TrustedKey, TrustStore
 
 ASSETS = Path(__file__).parent.parent / "assets" / "policy"
 LIBRARY_DIR = ASSETS / "library"
@@ -86,15 +91,24 @@ def manifest(
     return Manifest.from_statement(statement)
 
 
+TEST_SIGNER = PrivateKeySigner(Ed25519PrivateKey.from_private_bytes(bytes(range(32))), "test")
+"""A fixed key for records the policy tests sign."""
+
+
 def signed_record(m: Manifest, body: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A record carrying ``m`` in a DSSE-shaped envelope (the signature is not checked by explain)."""
-    payload = json.dumps(m.statement.to_dict()).encode()
-    envelope = {
-        "payloadType": "application/vnd.in-toto+json",
-        "payload": base64.b64encode(payload).decode(),
-        "signatures": [{"keyid": "", "sig": base64.b64encode(b"not checked").decode()}],
-    }
-    return {**(body or {"text": "hello"}), "_provenance": {"dsse": envelope}}
+    """A record carrying ``m`` signed by :data:`TEST_SIGNER`, its subject digest set to the
+    record's real content digest (so it verifies against :func:`write_trust`)."""
+    content = body or {"text": "hello"}
+    statement = m.statement.to_dict()
+    statement["subject"][0]["digest"] = {"sha256": canonical.content_digest(content)}
+    envelope = dsse.sign(PAYLOAD_TYPE, canonical.canonicalize(statement), [TEST_SIGNER])
+    return {**content, "_provenance": {"dsse": envelope.to_dict()}}
+
+
+def write_trust(path: Path) -> Path:
+    """A trust store holding :data:`TEST_SIGNER`'s public key."""
+    save_trust(TrustStore().add(TrustedKey("test", TEST_SIGNER.verifying_key())), path)
+    return path
 
 
 BASE_INTENT = Intent(

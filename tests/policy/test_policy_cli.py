@@ -10,7 +10,14 @@ import pytest
 
 from provenance.policy.loader import POLICIES_ENV
 from tests.conftest import Runner, write_jsonl
-from tests.policy.builders import ASSETS, LIBRARY_DIR, manifest, part, signed_record
+from tests.policy.builders import (
+    ASSETS,
+    LIBRARY_DIR,
+    manifest,
+    part,
+    signed_record,
+    write_trust,
+)
 
 LIB = str(LIBRARY_DIR)
 
@@ -115,6 +122,8 @@ def explain(cli: Runner, data_file: Path, record_id: str, *extra: str) -> tuple[
         str(data_file),
         "--policies",
         LIB,
+        "--trust",
+        str(write_trust(data_file.parent / "trust.yaml")),
         *extra,
     )
     return result.code, result.out, result.err
@@ -126,7 +135,7 @@ def test_explain_prints_the_decision_path(cli: Runner, data_file: Path) -> None:
     assert "decision: deny" in out
     assert "/score ← model contoso-large-2 ← contoso/api-terms@2024-01-01 §2(c)" in out
     assert "citation: https://example.com/contoso/api-terms#2c" in out
-    assert "signature not checked" in out
+    assert "signed by 'test'" in out
 
 
 def test_explain_with_waiver_and_org_policy(cli: Runner, data_file: Path) -> None:
@@ -158,7 +167,7 @@ def test_explain_through_lineage(cli: Runner, data_file: Path) -> None:
 def test_explain_record_without_manifest_is_denied(cli: Runner, data_file: Path) -> None:
     code, out, _err = explain(cli, data_file, "plain-1")
     assert code == 0
-    assert "no readable manifest (missing)" in out
+    assert "no verified manifest (missing-manifest" in out
     assert "decision: deny" in out
 
 
