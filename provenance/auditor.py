@@ -563,6 +563,7 @@ def run_audit(
     state = collector.merge(state, AuditState())  # flush pending leaves into the digest
     datasets = dataset_classes(inputs, verifier, workers)
     classes = state.tally.classes()
+    graph = LineageGraph.build(classes, inputs.library.catalog, inputs.lineage, datasets, limits)
     policy = evaluate(
         classes,
         inputs.library,
@@ -573,8 +574,8 @@ def run_audit(
         missing=_missing(state),
         dataset_classes=datasets,
         limits=limits,
+        graph=graph,
     )
-    graph = LineageGraph.build(classes, inputs.library.catalog, inputs.lineage, datasets, limits)
     incomplete = tuple(
         f"batch {root[:12]}…: {b.size - b.seen} of {b.size} records missing"
         for root, b in sorted(partial.batches.items())

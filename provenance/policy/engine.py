@@ -483,17 +483,20 @@ def evaluate(
     missing: Iterable[MissingProvenance] = (),
     dataset_classes: Mapping[str, Sequence[RecordClass]] | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    graph: LineageGraph | None = None,
 ) -> PolicyReport:
     """Judge the planned run ``intent`` for the record ``classes``.
 
     ``lineage`` declares the models and datasets behind the data; ``dataset_classes`` gives the record
     classes read from a declared dataset's ``files``. ``org_policies`` apply to every generation
     reaching every class (the version in force on the intent's date). ``missing`` counts records
-    without verified provenance. Raises :class:`~provenance.errors.ConfigError` for a broken lineage.
+    without verified provenance. ``graph``, when given, is the lineage graph already built from
+    the same inputs. Raises :class:`~provenance.errors.ConfigError` for a broken lineage.
     """
     classes = tuple(classes)
     missing = tuple(missing)
-    graph = LineageGraph.build(classes, library.catalog, lineage, dataset_classes, limits)
+    if graph is None:
+        graph = LineageGraph.build(classes, library.catalog, lineage, dataset_classes, limits)
     org = _org_in_force(org_policies, intent.date)
     judge = _Judge(library, intent)
     tally = _Tally()
