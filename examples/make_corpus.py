@@ -143,7 +143,7 @@ def main(key: str, out: Path) -> None:
                 "I am not sure.",
                 role="response",
                 generator=Generator(
-                    "mistralai", "mistralai/Mistral-7B-Instruct-v0.3", service="self-hosted"
+                    "mistral", "mistralai/Mistral-7B-Instruct-v0.3", service="self-hosted"
                 ),
                 generated_at=at("2025-07-01T10:02:00"),
             )

@@ -15,7 +15,7 @@ from tests.conftest import Runner, read_jsonl, write_jsonl
 PARTS = """\
 /prompt: {provider: openai, model: gpt-4o, role: prompt, service: api}
 /chosen: {provider: meta, model: meta-llama/Llama-3.1-70B-Instruct, service: self-hosted}
-/rejected: {provider: mistralai, model: mistralai/Mistral-7B-Instruct-v0.3, service: self-hosted}
+/rejected: {provider: mistral, model: mistralai/Mistral-7B-Instruct-v0.3, service: self-hosted}
 /score: {provider: anthropic, model: claude-3-5-sonnet-20241022, role: judgement, service: api,
          generated_at: 2025-07-01}
 """
@@ -63,7 +63,7 @@ def test_tag_with_parts_names_every_generator_and_role(project_dir: Path, cli: R
     assert parts == {
         "/prompt": ("openai", "prompt", "2025-06-30T00:00:00Z"),
         "/chosen": ("meta", "response", "2025-06-30T00:00:00Z"),
-        "/rejected": ("mistralai", "response", "2025-06-30T00:00:00Z"),
+        "/rejected": ("mistral", "response", "2025-06-30T00:00:00Z"),
         "/score": ("anthropic", "judgement", "2025-07-01T00:00:00Z"),
     }
     assert all("part_digest" in c for c in predicate["contributions"])
