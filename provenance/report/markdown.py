@@ -1,0 +1,255 @@
+"""The Markdown report, for a GitHub CI step summary (``$GITHUB_STEP_SUMMARY``) or a PR comment.
+
+Verdict line first, then one table row per terms document, the obligations, the statistics, and the
+clause-by-clause details with citations folded into a ``<details>`` block. Text from the report is
+escaped for GitHub-flavoured Markdown (which also renders HTML), so a clause or record id can never
+inject markup; only absolute http(s) citations become links.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from provenance.policy.report import Finding
+from provenance.report.base import Renderer
+from provenance.report.common import (
+    display_path,
+    pct,
+    plural,
+    rule_groups,
+    safe_url,
+    short,
+    title_of,
+)
+
+if TYPE_CHECKING:
+    from provenance.auditor import AuditReport
+
+ICON = {"allow": "🟢", "review": "🟠", "deny": "🔴"}
+VERDICT_ICON = {"pass": "✅", "fail": "❌"}
+MAX_DETAILED_FINDINGS = 200
+"""The step summary is limited to 1 MiB: details beyond this many findings are counted, not shown."""
+
+_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+
+
+def md(text: object) -> str:
+    """Plain text made inert for GitHub Markdown: HTML escaped, Markdown syntax backslashed."""
+    value = " ".join(str(text).split())
+    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _SPECIAL.sub(r"\\\1", value)
+
+
+def code(text: object) -> str:
+    """An inline code span that holds any text (backtick runs are fenced by longer ones).
+
+    Not for table cells, where a ``|`` would still split the cell: use :func:`md` there.
+    """
+    value = " ".join(str(text).split())
+    longest = max((len(run) for run in re.findall(r"`+", value)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if value.startswith("`") or value.endswith("`") else ""
+    return f"{fence}{pad}{value}{pad}{fence}"
+
+
+def link(label: str, url: object) -> str:
+    """``[label](url)`` for an http(s) URL, else the escaped label (and the text of ``url``)."""
+    safe = safe_url(url)
+    if safe is None:
+        return md(label) if not url else f"{md(label)} ({md(url)})"
+    target = safe.replace("(", "%28").replace(")", "%29")
+    return f"[{md(label)}]({target})"
+
+
+def _clause_cell(finding: Finding | None) -> str:
+    if finding is None:
+        return "—"
+    rule = md(finding.rule or "(whole document)")
+    if finding.clause is None:
+        return rule
+    return (
+        f"{rule} {link(finding.clause.section or finding.clause.citation, finding.clause.citation)}"
+    )
+
+
+class MarkdownRenderer(Renderer):
+    name = "markdown"
+    suffix = ".md"
+
+    def render(self, report: AuditReport) -> str:
+        out: list[str] = []
+        out += self._head(report)
+        out += self._decisions(report)
+        out += self._obligations(report)
+        out += self._waivers(report)
+        out += self._statistics(report)
+        out += self._details(report)
+        out.append(
+            f"<sub>provenance {md(report.tool_version)} · dataset digest "
+            f"{code(report.dataset_digest)} · generated "
+            f"{report.generated_at.isoformat().replace('+00:00', 'Z')}</sub>"
+        )
+        return "\n".join(out) + "\n"
+
+    def _head(self, report: AuditReport) -> list[str]:
+        s = report.summary
+        intent = report.intent
+        fails_on = "never fails" if report.fail_on == "never" else f"fails on {report.fail_on}"
+        return [
+            f"## {VERDICT_ICON[report.verdict]} provenance audit: **{report.verdict.upper()}**",
+            "",
+            f"Outcome **{report.outcome}** ({fails_on}) · {plural(s.records, 'record')} in "
+            f"{plural(len(report.files), 'file')} · training {code(intent.target.name)}: "
+            f"{md(intent.activity)}, {'commercial' if intent.commercial else 'non-commercial'}, "
+            f"{md(intent.distribution)}, {intent.date.isoformat()}",
+            "",
+        ]
+
+    def _decisions(self, report: AuditReport) -> list[str]:
+        out = ["### Decisions", ""]
+        rows: list[tuple[str, str, Finding | None, int]] = []
+        for d in report.policy.decisions:
+            deciding = d.deciding[0] if d.deciding else None
+            rows.append((d.terms, d.outcome, deciding, d.record_count))
+        for group in rule_groups(report.extra_findings):
+            rows.append((group.terms, group.outcome, group.findings[0], group.record_count))
+        if not rows:
+            return [*out, "No terms document reaches this data.", ""]
+        out += [
+            "| Terms | Decision | Clause | Records | Path |",
+            "|---|---|---|---:|---|",
+        ]
+        for terms, outcome, finding, records in rows:
+            title = title_of(report, terms)
+            label = md(terms) + (f"<br><sub>{md(title)}</sub>" if title else "")
+            decision = f"{ICON[outcome]} **{outcome.upper()}**"
+            if finding is not None and finding.waived_by is not None:
+                decision += " (waived)"
+            path = md(short(finding.path, 160)) if finding is not None else "—"
+            out.append(f"| {label} | {decision} | {_clause_cell(finding)} | {records} | {path} |")
+        return [*out, ""]
+
+    def _obligations(self, report: AuditReport) -> list[str]:
+        obligations = report.policy.obligations
+        if not obligations:
+            return ["### Obligations", "", "None.", ""]
+        out = [
+            "### Obligations",
+            "",
+            "| Status | Obligation | Text | Terms | Clause |",
+            "|---|---|---|---|---|",
+        ]
+        for o in obligations:
+            out.append(
+                f"| {md(o.status)} | {md(o.kind)} | {md(o.text or '')} | {md(o.terms)} | "
+                f"{md(o.clause)} {link(o.section, o.citation)} |"
+            )
+        return [*out, ""]
+
+    def _waivers(self, report: AuditReport) -> list[str]:
+        waivers = [w for w in report.policy.waivers if w.state != "unused"]
+        if not waivers:
+            return []
+        out = [
+            "### Waivers",
+            "",
+            "| State | Terms | Clause | Owner | Expires | Reason |",
+            "|---|---|---|---|---|---|",
+        ]
+        for status in waivers:
+            w = status.waiver
+            out.append(
+                f"| {md(status.state)} | {md(w.terms)} | {md(w.clause or '(whole document)')} | "
+                f"{md(w.owner)} | {w.expires.isoformat()} | {md(w.reason)} |"
+            )
+        return [*out, ""]
+
+    def _statistics(self, report: AuditReport) -> list[str]:
+        s = report.summary
+        providers = ", ".join(f"{md(k)} {v}" for k, v in s.by_provider.items()) or "none"
+        models = ", ".join(f"{md(k)} {v}" for k, v in s.by_model.items()) or "none"
+        depth = ", ".join(f"{k}: {v}" for k, v in s.generation_depth.items()) or "none"
+        estimate = "" if s.duplicate_rate_exact else " (estimate)"
+        rows = [
+            (
+                "Records",
+                f"{s.records} ({s.synthetic_records} signed and verified, "
+                f"{s.untagged_records} without manifest, {s.failed_records} failed verification)",
+            ),
+            ("Synthetic share", pct(s.synthetic_share)),
+            ("Self-generated share", pct(s.self_generated_share)),
+            ("Duplicate rate", pct(s.duplicate_rate) + estimate),
+            ("Generation depth", f"max {s.max_generation_depth}; records by depth {depth}"),
+            ("By provider", providers),
+            ("By model", models),
+            ("Record classes judged", str(s.classes)),
+        ]
+        out = ["### Statistics", "", "| | |", "|---|---|"]
+        out += [f"| {name} | {value} |" for name, value in rows]
+        for note in s.incomplete_batches:
+            out.append(f"| Incomplete batch | {md(note)} |")
+        return [*out, ""]
+
+    def _details(self, report: AuditReport) -> list[str]:
+        findings = report.findings
+        if not findings:
+            return []
+        out = [
+            "<details>",
+            f"<summary>Details and citations ({plural(len(findings), 'finding')})</summary>",
+            "",
+        ]
+        shown = 0
+        for group in rule_groups(findings):
+            title = title_of(report, group.terms)
+            out.append(
+                f"#### {ICON[group.outcome]} {md(group.id)}" + (f" — {md(title)}" if title else "")
+            )
+            out.append("")
+            for f in group.findings:
+                if shown >= MAX_DETAILED_FINDINGS:
+                    break
+                shown += 1
+                out += self._finding(report, f)
+            out.append("")
+        if shown < len(findings):
+            out += [f"…and {len(findings) - shown} more findings (see the JSON report).", ""]
+        out += ["</details>", ""]
+        return out
+
+    def _finding(self, report: AuditReport, f: Finding) -> list[str]:
+        head = f"- **{f.outcome.upper()}**"
+        if f.waived_by is not None:
+            head += f" (waived; was {f.original_outcome})"
+        head += f": {md(f.reason)}"
+        lines = [head]
+        if f.clause is not None:
+            if f.clause.paraphrase != f.reason:
+                lines.append(f"  - Clause: {md(f.clause.paraphrase)}")
+            lines.append(
+                f"  - Citation: {link(f.clause.section or f.clause.citation, f.clause.citation)}"
+                + (f" (confidence {md(f.clause.confidence)})" if f.clause.confidence else "")
+            )
+        lines.append(f"  - Path: {code(f.path)}")
+        shards = report.finding_sources(f)
+        where = ", ".join(f"{code(display_path(k))}: {v}" for k, v in shards.items())
+        records = f"  - Records: {f.record_count}"
+        if where:
+            records += f" ({where})"
+        elif f.path == "dataset":
+            records += " (the whole dataset)"
+        if f.sample_record_ids:
+            records += "; e.g. " + ", ".join(code(r) for r in f.sample_record_ids)
+        lines.append(records)
+        if f.settles:
+            lines.append("  - To settle: " + "; ".join(md(s) for s in f.settles))
+        for o in f.obligations:
+            text = f" {md(o.text)}" if o.text else ""
+            lines.append(f"  - Obligation ({md(o.status)}): {md(o.kind)}{text}")
+        if f.waived_by is not None:
+            w = f.waived_by
+            lines.append(
+                f"  - Waiver: {md(w.reason)} ({md(w.owner)}, expires {w.expires.isoformat()})"
+            )
+        return lines
