@@ -213,6 +213,8 @@ class AuditReport:
     class_sources: dict[str, dict[str, int]]
     """record class id → shard → records, to place findings in files."""
     trust_store_version: int | None = None
+    intent_source: str | None = None
+    """The intent file, when the intent was read from one."""
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -461,6 +463,7 @@ class AuditInputs:
     org_policies: tuple[TermsDocument, ...] = ()
     waivers: tuple[Waiver, ...] = ()
     policy_dir: Path | None = None
+    intent_source: str | None = None
 
 
 def load_inputs(
@@ -491,6 +494,7 @@ def load_inputs(
         else loader.load_org_policies(Path(org_policies), limits),
         waivers=() if waivers is None else loader.load_waivers(Path(waivers), limits),
         policy_dir=policy_dir,
+        intent_source=None if isinstance(intent, Intent) else str(intent),
     )
 
 
@@ -597,6 +601,7 @@ def run_audit(
         graph=_graph_view(graph),
         class_sources={k: dict(v) for k, v in state.class_sources.items()},
         trust_store_version=trust.version,
+        intent_source=inputs.intent_source,
     )
 
 

@@ -56,7 +56,7 @@ def _fingerprint(*parts: str) -> str:
 
 class SarifRenderer(Renderer):
     """SARIF 2.1.0. ``intent`` is the intent file that dataset-wide findings point at (default:
-    ``$PROVENANCE_AUDIT_INTENT``, else ``intent.yaml``); ``base`` the directory relative paths are
+    ``$PROVENANCE_AUDIT_INTENT``, else the report's intent file, else ``intent.yaml``); ``base`` the directory relative paths are
     taken from (default: the working directory, the repository root in CI)."""
 
     name = "sarif"
@@ -72,7 +72,9 @@ class SarifRenderer(Renderer):
     def log(self, report: AuditReport) -> dict[str, Any]:
         """The SARIF log as a JSON-ready mapping."""
         base = (self.base or Path.cwd()).resolve()
-        intent = self.intent or os.environ.get(INTENT_ENV) or DEFAULT_INTENT
+        intent = (
+            self.intent or os.environ.get(INTENT_ENV) or report.intent_source or DEFAULT_INTENT
+        )
         groups = rule_groups(report.findings)
         rules = [self._rule(report, g) for g in groups]
         results: list[dict[str, Any]] = []
