@@ -21,8 +21,8 @@ demo: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash examples/demo.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check provenance tests benchmarks examples
-	$(BIN)/ruff format --check provenance tests benchmarks examples
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from provenance.auditor import AuditReport, audit  # noqa: E402
+from provenance.auditor import AuditReport, audit
 from provenance.manifest import Contribution, Generator, Manifest, Parent, TermsRef
 from provenance.project import load_signer
 from provenance.tagging import RecordDraft, Tagger, prompt_parent
