@@ -72,9 +72,7 @@ class SarifRenderer(Renderer):
     def log(self, report: AuditReport) -> dict[str, Any]:
         """The SARIF log as a JSON-ready mapping."""
         base = (self.base or Path.cwd()).resolve()
-        intent = (
-            self.intent or os.environ.get(INTENT_ENV) or report.intent_source or DEFAULT_INTENT
-        )
+        intent = self.intent or os.environ.get(INTENT_ENV) or report.intent_source or DEFAULT_INTENT
         groups = rule_groups(report.findings)
         rules = [self._rule(report, g) for g in groups]
         results: list[dict[str, Any]] = []
