@@ -9,6 +9,7 @@ import typer
 
 from provenance import auditor as audit_lib
 from provenance import project
+from provenance.cli import registry as registry_cli
 from provenance.cli.app import app
 from provenance.cli.output import echo
 from provenance.cli.progress import progress_bar
@@ -52,6 +53,12 @@ def audit(
         typer.Option(help="deny, review or never: the least severe outcome that fails the run."),
     ] = "review",
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+    record: Annotated[
+        bool, typer.Option("--record", help="Store the run in the evidence registry.")
+    ] = False,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Registry database URL (with --record).")
+    ] = None,
 ) -> None:
     """Verify every manifest, judge the planned run against the terms library, report.
 
@@ -76,6 +83,8 @@ def audit(
             workers=workers,
             progress=progress,
         )
+    if record:
+        registry_cli.record_audit(report, inputs, trust=trust, db=db)
     text = renderer.render(report)
     if output is None:
         typer.echo(text, nl=False)
