@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +26,7 @@ from provenance import canonical, dsse, merkle
 from provenance.errors import MalformedJSONError, ProvenanceError
 from provenance.keys import Signer, VerifyingKey
 from provenance.manifest import PAYLOAD_TYPE, STATEMENT_TYPE, ManifestError, Statement
+from provenance.stats import CompactRange
 
 CHECKPOINT_PREDICATE = "https://provenance.dev/registry-checkpoint/v1"
 
@@ -56,29 +57,9 @@ def leaf(entry: str) -> bytes:
     return merkle.leaf_hash(bytes.fromhex(entry))
 
 
-@dataclass
-class Frontier:
-    """An RFC 9162 tree grown leaf by leaf in O(log n) memory: the roots of its perfect subtrees,
-    largest (leftmost) first, each with its width."""
-
-    size: int = 0
-    stack: list[tuple[int, bytes]] = field(default_factory=list)
-
-    def push(self, leaf_hash: bytes) -> None:
-        node, width = leaf_hash, 1
-        while self.stack and self.stack[-1][0] == width:
-            _, left = self.stack.pop()
-            node, width = merkle.node_hash(left, node), width * 2
-        self.stack.append((width, node))
-        self.size += 1
-
-    def root(self) -> bytes:
-        if not self.stack:
-            return merkle.EMPTY_ROOT
-        node = self.stack[-1][1]
-        for _, left in reversed(self.stack[:-1]):
-            node = merkle.node_hash(left, node)
-        return node
+class Frontier(CompactRange):
+    """An RFC 9162 tree grown leaf by leaf in O(log n) memory (:class:`CompactRange`), which the
+    log also copies, lists by subtree and stores as JSON."""
 
     def subtrees(self) -> list[tuple[int, int, bytes]]:
         """``(first entry, width, root)`` of each perfect subtree, left to right."""
