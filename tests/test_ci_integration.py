@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from provenance.project import load_signer
-from tests.report.helpers import COMPETING, LIBRARY, intent_file, signed_shard
+from tests.report.helpers import COMPETING, LIBRARY, contoso_shard, intent_file
 
 REPO = Path(__file__).parent.parent
 SCRIPT = REPO / "scripts" / "ci-audit.sh"
@@ -44,15 +43,7 @@ def ci_env(project_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
     """The environment of a CI job in ``project_dir``: signed data, an intent, GitHub's files."""
     if shutil.which("bash") is None:
         pytest.skip("bash is not installed")
-    signed_shard(
-        project_dir / "data" / "a.jsonl",
-        load_signer("gen"),
-        provider="contoso",
-        model="contoso-large-2",
-        service="api",
-        prefix="a",
-        n=3,
-    )
+    contoso_shard(project_dir / "data" / "a.jsonl", prefix="a", n=3)
     shutil.copy(COMPETING, project_dir / "intent.yaml")
     runner = tmp_path_factory.mktemp("runner")
     summary = runner / "step-summary.md"
@@ -152,15 +143,7 @@ def test_deferred_exit_leaves_the_code_for_the_last_step(
 def test_several_data_paths_separated_by_whitespace(
     project_dir: Path, ci_env: dict[str, str]
 ) -> None:
-    signed_shard(
-        project_dir / "more" / "b.jsonl",
-        load_signer("gen"),
-        provider="contoso",
-        model="contoso-large-2",
-        service="api",
-        prefix="b",
-        n=2,
-    )
+    contoso_shard(project_dir / "more" / "b.jsonl", prefix="b", n=2)
     done = _run(project_dir, ci_env, PROVENANCE_DATA="data/a.jsonl\n  more/*.jsonl ")
     assert done.returncode == 1, done.stderr
     log = json.loads(Path(_outputs(ci_env)["sarif-file"]).read_text(encoding="utf-8"))

@@ -67,6 +67,21 @@ def signed_shard(
     return write_jsonl(path, records)
 
 
+def contoso_shard(path: Path, *, prefix: str, n: int) -> Path:
+    """``n`` records by the fixture API model, signed by the project key ``gen``."""
+    from provenance.project import load_signer
+
+    return signed_shard(
+        path,
+        load_signer("gen"),
+        provider="contoso",
+        model="contoso-large-2",
+        service="api",
+        prefix=prefix,
+        n=n,
+    )
+
+
 def rich_dataset(data: Path, signer: PrivateKeySigner) -> Path:
     """Shards that reach several terms documents along several lineage paths.
 

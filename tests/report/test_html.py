@@ -10,7 +10,13 @@ from pathlib import Path
 from provenance.report import RENDERERS
 from provenance.report.graph_layout import report_graph
 from tests.conftest import Runner
-from tests.report.helpers import COMPETING, LIBRARY, Scenario, Scenarios, signed_shard
+from tests.report.helpers import (
+    COMPETING,
+    LIBRARY,
+    Scenario,
+    Scenarios,
+    contoso_shard,
+)
 from tests.report.html_dom import Element, parse
 
 
@@ -173,17 +179,8 @@ def test_no_lineage_is_said(scenarios: Scenarios) -> None:
 
 
 def test_cli_html(project_dir: Path, cli: Runner) -> None:
-    from provenance.project import load_signer
 
-    signed_shard(
-        project_dir / "data" / "a.jsonl",
-        load_signer("gen"),
-        provider="contoso",
-        model="contoso-large-2",
-        service="api",
-        prefix="a",
-        n=2,
-    )
+    contoso_shard(project_dir / "data" / "a.jsonl", prefix="a", n=2)
     out = project_dir / "audit.html"
     result = cli(
         "audit", "data", "--intent", COMPETING, "--policies", LIBRARY, "--format", "html", "-o", out

@@ -16,7 +16,14 @@ from provenance.policy.model import CONFIDENCES, EFFECTS, OBLIGATION_KINDS
 from provenance.report import RENDERERS
 from provenance.verification import Status
 from tests.conftest import Runner
-from tests.report.helpers import COMPETING, LIBRARY, REPO, Scenario, Scenarios, signed_shard
+from tests.report.helpers import (
+    COMPETING,
+    LIBRARY,
+    REPO,
+    Scenario,
+    Scenarios,
+    contoso_shard,
+)
 
 SCHEMA_PATH = REPO / "docs" / "audit-report.schema.json"
 
@@ -169,17 +176,8 @@ def test_schema_vocabularies_match_the_code(schema: dict[str, Any]) -> None:
 def test_cli_json_report_validates_and_exit_code_matches_verdict(
     project_dir: Path, cli: Runner, validator: jsonschema.Draft202012Validator
 ) -> None:
-    from provenance.project import load_signer
 
-    signed_shard(
-        project_dir / "data" / "a.jsonl",
-        load_signer("gen"),
-        provider="contoso",
-        model="contoso-large-2",
-        service="api",
-        prefix="a",
-        n=3,
-    )
+    contoso_shard(project_dir / "data" / "a.jsonl", prefix="a", n=3)
     (project_dir / "data" / "human.jsonl").write_text('{"id": "h1", "text": "hello"}\n')
     result = cli("audit", "data", "--intent", COMPETING, "--policies", LIBRARY, "--format", "json")
     document = orjson.loads(result.out)

@@ -8,7 +8,13 @@ from pathlib import Path
 from provenance.report import RENDERERS
 from provenance.report.common import rule_groups
 from tests.conftest import Runner
-from tests.report.helpers import COMPETING, LIBRARY, Scenario, Scenarios, signed_shard
+from tests.report.helpers import (
+    COMPETING,
+    LIBRARY,
+    Scenario,
+    Scenarios,
+    contoso_shard,
+)
 
 
 def _parse(scenario: Scenario) -> ET.Element:
@@ -110,17 +116,8 @@ def test_control_characters_never_break_the_xml(scenarios: Scenarios) -> None:
 
 
 def test_cli_writes_junit(project_dir: Path, cli: Runner) -> None:
-    from provenance.project import load_signer
 
-    signed_shard(
-        project_dir / "data" / "a.jsonl",
-        load_signer("gen"),
-        provider="contoso",
-        model="contoso-large-2",
-        service="api",
-        prefix="a",
-        n=2,
-    )
+    contoso_shard(project_dir / "data" / "a.jsonl", prefix="a", n=2)
     result = cli("audit", "data", "--intent", COMPETING, "--policies", LIBRARY, "--format", "junit")
     assert result.code == 1
     root = ET.fromstring(result.out.encode("utf-8"))

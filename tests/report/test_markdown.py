@@ -9,7 +9,13 @@ from pathlib import Path
 from provenance.report import RENDERERS
 from provenance.report.markdown import code, link, md
 from tests.conftest import Runner
-from tests.report.helpers import COMPETING, LIBRARY, Scenario, Scenarios, signed_shard
+from tests.report.helpers import (
+    COMPETING,
+    LIBRARY,
+    Scenario,
+    Scenarios,
+    contoso_shard,
+)
 
 
 def _render(scenario: Scenario) -> str:
@@ -102,17 +108,8 @@ def test_helpers_escape_and_link() -> None:
 
 
 def test_cli_markdown(project_dir: Path, cli: Runner) -> None:
-    from provenance.project import load_signer
 
-    signed_shard(
-        project_dir / "data" / "a.jsonl",
-        load_signer("gen"),
-        provider="contoso",
-        model="contoso-large-2",
-        service="api",
-        prefix="a",
-        n=2,
-    )
+    contoso_shard(project_dir / "data" / "a.jsonl", prefix="a", n=2)
     out = project_dir / "summary.md"
     result = cli(
         "audit",

@@ -19,7 +19,7 @@ from tests.report.helpers import (
     SCHEMAS,
     Scenario,
     Scenarios,
-    signed_shard,
+    contoso_shard,
 )
 
 
@@ -187,17 +187,8 @@ def test_run_properties_carry_the_verdict(scenarios: Scenarios) -> None:
 def test_cli_writes_sarif(
     project_dir: Path, cli: Runner, sarif_validator: jsonschema.Draft7Validator
 ) -> None:
-    from provenance.project import load_signer
 
-    signed_shard(
-        project_dir / "data" / "a.jsonl",
-        load_signer("gen"),
-        provider="contoso",
-        model="contoso-large-2",
-        service="api",
-        prefix="a",
-        n=3,
-    )
+    contoso_shard(project_dir / "data" / "a.jsonl", prefix="a", n=3)
     out = project_dir / "reports" / "audit.sarif"
     result = cli(
         "audit",
