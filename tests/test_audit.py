@@ -16,6 +16,7 @@ from provenance.manifest import Generator
 from provenance.project import load_signer, load_trust
 from provenance.tagging import RecordDraft, Tagger
 from tests.conftest import ASSETS, Runner, chat_records, write_jsonl
+from tests.report.helpers import intent_file
 
 POLICY = ASSETS / "policy"
 LIBRARY = POLICY / "library"
@@ -23,18 +24,7 @@ COMPETING = POLICY / "intents" / "competing.yaml"
 
 
 def _intent(folder: Path, **changes: object) -> Path:
-    base: dict[str, object] = {
-        "target": {"name": "acme-chat", "organization": "acme", "kind": "chat-assistant"},
-        "activity": "fine-tune",
-        "commercial": False,
-        "distribution": "internal",
-        "competes_with": [],
-        "date": "2025-01-10",
-    }
-    base.update(changes)
-    path = folder / f"intent-{len(list(folder.glob('intent-*')))}.yaml"
-    path.write_text(orjson.dumps(base).decode())  # JSON is YAML
-    return path
+    return intent_file(folder, f"intent-{len(list(folder.glob('intent-*')))}", **changes)
 
 
 def _tag(
