@@ -3,7 +3,13 @@
 Files are read as a stream in blocks of whole lines (:func:`read_chunks`). Each chunk is verified
 by a worker process into a :class:`ScanPartial`; partials merge associatively, so the order in which
 workers finish does not matter and memory stays flat: a partial holds counts, at most
-``max_failures`` failing records and, per signed batch, a bitmap of the leaves seen.
+``max_failures`` failing records and, per signed batch, a bitmap of the leaves seen (one bit per
+record of the input).
+
+An uncompressed file is cut into :class:`Span` s at line ends and each worker reads its own span,
+so the parent process never touches the data; the workers number lines from the start of their
+span and the parent shifts the numbers as it merges partials in input order. Compressed files,
+other sources and passes with a collector (which may keep line numbers) are read by the parent.
 
 A :class:`Collector` lets a caller (the audit) gather more per record in the same pass.
 """
@@ -15,7 +21,7 @@ import sys
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
@@ -26,10 +32,13 @@ from provenance.limits import DEFAULT_LIMITS
 from provenance.sources import open_source
 from provenance.sources.base import RawRecord
 from provenance.sources.jsonl import JsonlSource, open_binary
-from provenance.verification import RecordResult, Status, Verifier
+from provenance.verification import RecordResult, Status, Verified, Verifier
 
 CHUNK_BYTES = 2 << 20
 """Bytes of whole lines handed to a worker at a time."""
+BLOCK_LINES = 64
+"""Lines a worker parses and verifies together: enough to prove a batch's leaves jointly, few
+enough that their parsed records stay in the processor's caches."""
 INLINE_BYTES = 4 << 20
 """Inputs smaller than this are verified in this process: starting workers would cost more."""
 
@@ -48,9 +57,11 @@ class Collector(Protocol[C]):
 
 @dataclass
 class _Batch:
+    """The leaves of one signed batch seen so far: a bitmap, one bit per leaf index."""
+
     size: int
     seen: int = 0
-    bits: int = 0
+    bits: bytearray = field(default_factory=bytearray)
 
 
 @dataclass
@@ -79,13 +90,17 @@ class ScanPartial(Generic[C]):
         position = result.batch
         if position is None:
             return True
-        batch = self.batches.get(position.root)
+        return self.note_leaf(position.root, position.index, position.size)
+
+    def note_leaf(self, root: str, index: int, size: int) -> bool:
+        """Record leaf ``index`` of the batch with root ``root``; False when already seen."""
+        batch = self.batches.get(root)
         if batch is None:
-            batch = self.batches[position.root] = _Batch(position.size)
-        bit = 1 << position.index
-        if batch.bits & bit:
+            batch = self.batches[root] = _Batch(size, bits=bytearray((size + 7) >> 3))
+        byte, bit = index >> 3, 1 << (index & 7)
+        if batch.bits[byte] & bit:
             return False
-        batch.bits |= bit
+        batch.bits[byte] |= bit
         batch.seen += 1
         return True
 
@@ -105,11 +120,13 @@ def merge_partials(
         if ours is None:
             a.batches[root] = theirs
             continue
-        overlap = ours.bits & theirs.bits
+        mine = int.from_bytes(ours.bits, "little")
+        other = int.from_bytes(theirs.bits, "little")
+        overlap = mine & other
         if overlap:
             # The same leaf in two chunks: one copy is a duplicate. Count it as a failure here,
             # where both halves meet.
-            extra = bin(overlap).count("1")
+            extra = overlap.bit_count()
             a.counts[Status.OK.value] -= extra
             a.counts[Status.BAD_PROOF.value] = a.counts.get(Status.BAD_PROOF.value, 0) + extra
             a.duplicate_leaves.append(
@@ -120,8 +137,9 @@ def merge_partials(
                     f"{extra} leaf/leaves of batch {root[:12]}… appear twice",
                 )
             )
-        ours.bits |= theirs.bits
-        ours.seen = bin(ours.bits).count("1")
+        both = mine | other
+        ours.bits = bytearray(both.to_bytes(max(len(ours.bits), len(theirs.bits)), "little"))
+        ours.seen = both.bit_count()
     a.duplicate_leaves.extend(b.duplicate_leaves)
     if collector is not None and b.extra is not None:
         a.extra = b.extra if a.extra is None else collector.merge(a.extra, b.extra)
@@ -241,7 +259,7 @@ def read_chunks(
 def _chunks(paths: Sequence[Path], rows_per_chunk: int = 2048) -> Iterator[Chunk]:
     for path in paths:
         if JsonlSource.accepts(path):
-            yield from read_chunks(path)
+            yield from read_chunks(path, CHUNK_BYTES)
             continue
         # Row sources (Parquet, datasets) yield records one by one; JSON from orjson never holds
         # a raw newline, so rows joined by newlines form a chunk whose line numbers are rows.
@@ -268,33 +286,100 @@ def _chunks(paths: Sequence[Path], rows_per_chunk: int = 2048) -> Iterator[Chunk
 def scan_chunk(
     chunk: Chunk, verifier: Verifier, collector: Collector[C] | None, max_failures: int
 ) -> ScanPartial[C]:
-    """Verify every record of one chunk."""
+    """Verify every record of one chunk, a block of lines at a time (what a block holds stays in
+    the processor's caches)."""
     partial: ScanPartial[C] = ScanPartial(extra=collector.new() if collector else None)
-    for raw in chunk.records():
-        record: dict[str, Any] | None
-        try:
-            record, digest = canonical.parse_and_digest(raw.data)
-        except MalformedJSONError as exc:
-            record = None
-            result = RecordResult(raw.source, raw.line, Status.INVALID_RECORD, exc.message)
-        else:
-            result = verifier.verify_parsed(raw, record, digest)
-            if result.batch is not None and not partial.note_batch(result):
-                result = RecordResult(
-                    raw.source,
-                    raw.line,
-                    Status.BAD_PROOF,
-                    f"leaf {result.batch.index} of this batch appears twice",
-                    result.record_id,
-                    result.content_digest,
-                )
-        partial.total += 1
-        partial.count(result.status)
-        if not result.ok:
-            partial.fail(_slim(result), max_failures)
-        if collector is not None and partial.extra is not None:
-            collector.add(partial.extra, record, result)
+    lines = chunk.data.split(b"\n")
+    for start in range(0, len(lines), BLOCK_LINES):
+        _scan_block(
+            partial,
+            chunk.source,
+            chunk.first_line + start,
+            lines[start : start + BLOCK_LINES],
+            verifier,
+            collector,
+            max_failures,
+        )
     return partial
+
+
+def _scan_block(
+    partial: ScanPartial[C],
+    source: str,
+    first_line: int,
+    lines: list[bytes],
+    verifier: Verifier,
+    collector: Collector[C] | None,
+    max_failures: int,
+) -> None:
+    parsed: list[tuple[int, dict[str, Any], str]] = []
+    invalid: dict[int, RecordResult] = {}
+    number = first_line - 1
+    parse = canonical.parse_and_digest
+    for data in lines:
+        number += 1
+        if not data or data.isspace():
+            continue
+        if data.endswith(b"\r"):
+            data = data[:-1]
+        try:
+            record, digest = parse(data)
+        except MalformedJSONError as exc:
+            invalid[number] = RecordResult(source, number, Status.INVALID_RECORD, exc.message)
+            parsed.append((number, {}, ""))
+        else:
+            parsed.append((number, record, digest))
+    valid = [item for item in parsed if item[0] not in invalid] if invalid else parsed
+    outcomes = iter(verifier.verify_many(source, valid, details=collector is not None))
+    partial.total += len(parsed)
+    counts = partial.counts
+    extra = partial.extra if collector is not None else None
+    ok = 0
+    for number, record, digest in parsed:
+        failed = invalid.get(number) if invalid else None
+        if failed is not None:
+            partial.count(failed.status)
+            partial.fail(failed, max_failures)
+            if collector is not None and extra is not None:
+                collector.add(extra, None, failed)
+            continue
+        outcome = next(outcomes)
+        if isinstance(outcome, Verified):
+            if outcome.root is None or partial.note_leaf(outcome.root, outcome.leaf, outcome.size):
+                ok += 1
+                continue
+            result = _duplicate(source, number, outcome.record_id, digest, outcome.leaf)
+        else:
+            result = outcome
+            if result.ok:
+                position = result.batch
+                if position is None or partial.note_batch(result):
+                    ok += 1
+                    if collector is not None and extra is not None:
+                        collector.add(extra, record, result)
+                    continue
+                result = _duplicate(
+                    source, number, result.record_id, result.content_digest, position.index
+                )
+        counts[result.status.value] = counts.get(result.status.value, 0) + 1
+        partial.fail(_slim(result), max_failures)
+        if collector is not None and extra is not None:
+            collector.add(extra, record, result)
+    if ok:
+        counts[Status.OK.value] = counts.get(Status.OK.value, 0) + ok
+
+
+def _duplicate(
+    source: str, line: int, record_id: str | None, digest: str | None, index: int
+) -> RecordResult:
+    return RecordResult(
+        source,
+        line,
+        Status.BAD_PROOF,
+        f"leaf {index} of this batch appears twice",
+        record_id,
+        digest,
+    )
 
 
 def _slim(result: RecordResult) -> RecordResult:
@@ -314,6 +399,63 @@ def _slim(result: RecordResult) -> RecordResult:
     )
 
 
+@dataclass(frozen=True)
+class Span:
+    """Bytes ``start`` to ``end`` of an uncompressed JSONL file, whole lines. The worker that
+    verifies it reads it and numbers its lines from 1; the numbers are shifted when its partial is
+    merged in order, so the parent never reads the data."""
+
+    source: str
+    start: int
+    end: int
+
+    def chunk(self) -> Chunk:
+        with open(self.source, "rb") as handle:
+            handle.seek(self.start)
+            return Chunk(self.source, 1, handle.read(self.end - self.start))
+
+
+def spans(
+    path: Path, chunk_bytes: int = CHUNK_BYTES, max_line: int = DEFAULT_LIMITS.max_record_bytes
+) -> Iterator[Span]:
+    """An uncompressed JSONL file cut into spans of about ``chunk_bytes`` at line ends."""
+    source = str(path)
+    try:
+        handle = path.open("rb")
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputError(f"cannot open ({exc.strerror})", source=source) from exc
+    with handle:
+        start = 0
+        while start < size:
+            end = start + chunk_bytes
+            if end >= size:
+                yield Span(source, start, size)
+                return
+            handle.seek(end)
+            while True:
+                block = handle.read(1 << 16)
+                cut = block.find(b"\n")
+                if cut >= 0:
+                    end += cut
+                    break
+                if not block:
+                    end = size
+                    break
+                end += len(block)
+                if end - start > chunk_bytes + max_line:
+                    raise InputError(f"line longer than {max_line} bytes", source=source)
+            yield Span(source, start, end)
+            start = end + 1
+
+
+def _shift(partial: ScanPartial[C], lines: int) -> ScanPartial[C]:
+    """A span's partial with its line numbers counted from the start of the file."""
+    if lines:
+        partial.failures = [replace(f, line=f.line + lines) for f in partial.failures]
+    return partial
+
+
 _WORKER: dict[str, Any] = {}
 
 
@@ -323,8 +465,18 @@ def _init_worker(verifier: Verifier, collector: Any, max_failures: int) -> None:
     _WORKER["max_failures"] = max_failures
 
 
-def _work(chunk: Chunk) -> ScanPartial[Any]:
-    return scan_chunk(chunk, _WORKER["verifier"], _WORKER["collector"], _WORKER["max_failures"])
+def _work(task: Chunk | Span) -> tuple[ScanPartial[Any], int]:
+    chunk = task.chunk() if isinstance(task, Span) else task
+    partial = scan_chunk(chunk, _WORKER["verifier"], _WORKER["collector"], _WORKER["max_failures"])
+    return partial, chunk.data.count(b"\n") + 1 if isinstance(task, Span) else 0
+
+
+def _tasks(paths: Sequence[Path], by_span: bool) -> Iterator[Chunk | Span]:
+    for path in paths:
+        if by_span and JsonlSource.accepts(path) and not path.name.endswith((".gz", ".zst")):
+            yield from spans(path, CHUNK_BYTES)
+        else:
+            yield from _chunks([path])
 
 
 def default_workers() -> int:
@@ -358,7 +510,11 @@ def scan_paths(
                 progress(result.total, done_bytes)
         return result
     context = get_context("fork")
-    window: deque[tuple[Future[ScanPartial[C]], int]] = deque()
+    window: deque[tuple[Future[tuple[ScanPartial[C], int]], Chunk | Span]] = deque()
+    # Spans number their lines from 1; with a collector (which may keep line numbers) the parent
+    # reads the data and hands over chunks numbered from the start of the file.
+    by_span = collector is None
+    lines_before: dict[str, int] = {}
     with ProcessPoolExecutor(
         workers,
         mp_context=context,
@@ -368,14 +524,21 @@ def scan_paths(
 
         def drain_one() -> None:
             nonlocal result, done_bytes
-            future, size = window.popleft()
-            result = merge_partials(result, future.result(), collector, max_failures)
-            done_bytes += size
+            future, task = window.popleft()
+            partial, lines = future.result()
+            if isinstance(task, Span):
+                before = lines_before.get(task.source, 0)
+                partial = _shift(partial, before)
+                lines_before[task.source] = before + lines
+                done_bytes += task.end - task.start
+            else:
+                done_bytes += len(task.data)
+            result = merge_partials(result, partial, collector, max_failures)
             if progress:
                 progress(result.total, done_bytes)
 
-        for chunk in _chunks(paths):
-            window.append((pool.submit(_work, chunk), len(chunk.data)))
+        for task in _tasks(paths, by_span):
+            window.append((pool.submit(_work, task), task))
             if len(window) >= 2 * workers:
                 drain_one()
         while window:

@@ -10,25 +10,38 @@
 
 Records written by several models are built part by part with :class:`RecordDraft` and signed once
 complete. In batch mode (``Tagger.writer(path, batch_size=N)``) one signature covers the Merkle root of
-N manifests and every record carries its leaf index, the tree size and its audit path.
+N manifests and every record carries its leaf index, the tree size and its audit path, with the batch
+envelope itself or (``sidecar=True``) a reference to it in the signed batch sidecar next to the file.
+
+:func:`tag_jsonl` signs a whole JSONL file on every core; it is what ``provenance tag`` runs.
 """
 
 from __future__ import annotations
 
+import binascii
 import hashlib
+import io
+import os
+import re
+import shutil
+import tempfile
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from multiprocessing import get_context
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Final
 
 import orjson
 
 from provenance import __version__, canonical, dsse, merkle
-from provenance.errors import InputError
+from provenance.errors import InputError, MalformedJSONError, ProvenanceError
 from provenance.keys import Signer
+from provenance.limits import DEFAULT_LIMITS
 from provenance.manifest import (
     BATCH_PREDICATE_TYPE,
     PAYLOAD_TYPE,
@@ -41,18 +54,73 @@ from provenance.manifest import (
     build_statement,
     format_time,
 )
-from provenance.verification import PROVENANCE_KEY, part_digest, resolve_pointer
+from provenance.verification import (
+    PROVENANCE_KEY,
+    SIDECAR_SUFFIX,
+    canonical_statement,
+    part_digest,
+    resolve_pointer,
+)
 
 SDK = {"name": "provenance", "version": __version__}
+
+TASK_BYTES: Final = 2 << 20
+"""Input bytes handed to one worker at a time by :func:`tag_jsonl` (whole batches in batch mode)."""
+INLINE_BYTES: Final = 4 << 20
+"""Inputs smaller than this are signed in this process: starting workers would cost more."""
+
+_PASSTHROUGH: Final = (
+    orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+# A number token with a fraction or an exponent in orjson's compact output (orjson writes floats
+# unlike ECMAScript), or a UTF-8 lead byte from U+E000 up (where orjson's key order may differ from
+# RFC 8785's UTF-16 order). Either sends a value to the reference canonicaliser.
+_JCS_DOUBT: Final = re.compile(rb"[:,\[]-?[0-9]+[.eE]|[\xee-\xff]")
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def canonical_bytes(value: Any) -> bytes:
+    """``canonical.canonicalize(value)``, computed by orjson when that is provably the same.
+
+    orjson's sorted compact output is RFC 8785 for objects with ``str`` keys below U+E000, strings
+    (same escapes), integers within ±(2**53 - 1) (``OPT_STRICT_INTEGER``), booleans and null. It is
+    kept only when it holds no float token and no character from U+E000 up, and when it parses back
+    equal to ``value`` (which rules out what orjson writes but the reference refuses: NaN, UUIDs,
+    enums, tuples); anything else, and any orjson refusal, goes to the reference.
+    """
+    try:
+        data = orjson.dumps(
+            value, option=orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER | _PASSTHROUGH
+        )
+    except orjson.JSONEncodeError:
+        return canonical.canonicalize(value)
+    if _JCS_DOUBT.search(data) is not None or orjson.loads(data) != value:
+        return canonical.canonicalize(value)
+    return data
+
+
+def content_digest(content: Mapping[str, Any]) -> str:
+    """``canonical.content_digest(content)``, through the strict fast path when it is provably
+    the same: orjson writes the record, :func:`canonical.parse_and_digest` reads it back, and the
+    result is kept only when what was read equals ``content``."""
+    try:
+        data = orjson.dumps(content, option=orjson.OPT_STRICT_INTEGER | _PASSTHROUGH)
+        parsed, digest = canonical.parse_and_digest(data)
+    except (orjson.JSONEncodeError, MalformedJSONError):
+        return canonical.content_digest(content)
+    if parsed != content:
+        return canonical.content_digest(content)
+    return digest
+
+
 def prompt_parent(prompt: Any, name: str | None = None) -> Parent:
     """A parent entry for the prompt a record was generated from (its digest, not its text)."""
-    data = prompt.encode("utf-8") if isinstance(prompt, str) else canonical.canonicalize(prompt)
+    data = prompt.encode("utf-8") if isinstance(prompt, str) else canonical_bytes(prompt)
     return Parent(kind="prompt", name=name, digest=hashlib.sha256(data).hexdigest())
 
 
@@ -169,8 +237,55 @@ class Tagger:
         self.parameters = dict(parameters or {})
         self.clock = clock
         self.part_digests = part_digests
+        self._keyid: str | None = None
+
+    @property
+    def keyid(self) -> str:
+        """The signer's key id (computed once)."""
+        if self._keyid is None:
+            self._keyid = self.signer.keyid
+        return self._keyid
 
     # ---- building manifests -----------------------------------------------------------------
+
+    def _contributions(
+        self,
+        contributions: Sequence[Contribution] | None,
+        generated_at: datetime | None,
+        model_returned: str | None,
+        response_id: str | None,
+    ) -> Sequence[Contribution]:
+        if contributions is not None:
+            return contributions
+        generator = self.generator
+        if model_returned:
+            generator = replace(generator, model_returned=model_returned)
+        return [
+            Contribution(
+                generator=generator,
+                pointer="",
+                role="response",
+                terms=self.terms,
+                generated_at=generated_at or self.clock(),
+                response_id=response_id,
+            )
+        ]
+
+    def _predicate(
+        self,
+        contributions: Sequence[Contribution],
+        parents: Iterable[Parent],
+        parameters: Mapping[str, Any] | None,
+        signed_at: datetime,
+    ) -> RecordPredicate:
+        return RecordPredicate(
+            contributions=tuple(contributions),
+            organization=self.organization,
+            parents=tuple(parents),
+            parameters=dict(parameters if parameters is not None else self.parameters),
+            signed_at=signed_at,
+            sdk=SDK,
+        )
 
     def statement_for(
         self,
@@ -185,37 +300,19 @@ class Tagger:
     ) -> bytes:
         """The canonical statement bytes for ``record`` (what is signed)."""
         content = {k: v for k, v in record.items() if k != PROVENANCE_KEY}
-        if contributions is None:
-            generator = self.generator
-            if model_returned:
-                generator = replace(generator, model_returned=model_returned)
-            contributions = [
-                Contribution(
-                    generator=generator,
-                    pointer="",
-                    role="response",
-                    terms=self.terms,
-                    generated_at=generated_at or self.clock(),
-                    response_id=response_id,
-                )
-            ]
+        parts = self._contributions(contributions, generated_at, model_returned, response_id)
         if self.part_digests:
-            contributions = [
+            parts = [
                 replace(c, part_digest=part_digest(resolve_pointer(content, c.pointer)))
-                for c in contributions
+                for c in parts
             ]
-        predicate = RecordPredicate(
-            contributions=tuple(contributions),
-            organization=self.organization,
-            parents=tuple(parents),
-            parameters=dict(parameters if parameters is not None else self.parameters),
-            signed_at=self.clock(),
-            sdk=SDK,
-        )
-        statement = build_statement(
-            self.record_id(record), canonical.content_digest(content), predicate
-        )
-        return canonical.canonicalize(statement)
+        predicate = self._predicate(parts, parents, parameters, self.clock())
+        record_id = self.record_id(record)
+        digest = content_digest(content)
+        name = _json_string(record_id)
+        if name is None:
+            return canonical.canonicalize(build_statement(record_id, digest, predicate))
+        return canonical_statement(canonical_bytes(predicate.to_dict()), digest, name)
 
     def record_id(self, record: Mapping[str, Any]) -> str:
         value = record.get(self.id_field)
@@ -224,6 +321,15 @@ class Tagger:
         return uuid.uuid4().hex
 
     # ---- per-record signing -----------------------------------------------------------------
+
+    def envelope(self, payload: bytes) -> dict[str, Any]:
+        """The DSSE envelope (as JSON) signing ``payload`` as an in-toto statement."""
+        sig = self.signer.sign(dsse.pae(PAYLOAD_TYPE, payload))
+        return {
+            "payloadType": PAYLOAD_TYPE,
+            "payload": dsse.b64encode(payload),
+            "signatures": [{"keyid": self.keyid or "", "sig": dsse.b64encode(sig)}],
+        }
 
     def tag(
         self,
@@ -244,9 +350,8 @@ class Tagger:
             model_returned=model_returned,
             response_id=response_id,
         )
-        envelope = dsse.sign(PAYLOAD_TYPE, payload, [self.signer])
         out = {k: v for k, v in record.items() if k != PROVENANCE_KEY}
-        out[PROVENANCE_KEY] = {"dsse": envelope.to_dict()}
+        out[PROVENANCE_KEY] = {"dsse": self.envelope(payload)}
         return out
 
     def sign_draft(self, draft: RecordDraft, *, parents: Iterable[Parent] = ()) -> dict[str, Any]:
@@ -257,55 +362,74 @@ class Tagger:
 
     # ---- batch signing ----------------------------------------------------------------------
 
-    def tag_batch(
-        self, records: Sequence[Mapping[str, Any]], statements: Sequence[bytes] | None = None
-    ) -> list[dict[str, Any]]:
-        """Sign ``records`` under one envelope over the Merkle root of their manifests."""
-        if not records:
-            return []
-        payloads = (
-            list(statements) if statements is not None else [self.statement_for(r) for r in records]
-        )
-        leaves = [merkle.leaf_hash(p) for p in payloads]
-        root = merkle.root_from_leaf_hashes(leaves)
-        proofs = merkle.inclusion_proofs(leaves)
+    def batch_envelope(self, root: bytes, size: int, signed_at: datetime) -> dict[str, Any]:
+        """The envelope signing a batch statement over the Merkle ``root`` of ``size`` leaves."""
         batch_statement = {
             "_type": STATEMENT_TYPE,
             "subject": [{"name": f"batch:{root.hex()[:32]}", "digest": {"sha256": root.hex()}}],
             "predicateType": BATCH_PREDICATE_TYPE,
             "predicate": {
-                "tree_size": len(records),
-                "signed_at": format_time(self.clock()),
+                "tree_size": size,
+                "signed_at": format_time(signed_at),
                 "organization": self.organization,
                 "sdk": SDK,
             },
         }
-        envelope = dsse.sign(
-            PAYLOAD_TYPE, canonical.canonicalize(batch_statement), [self.signer]
-        ).to_dict()
+        return self.envelope(canonical.canonicalize(batch_statement))
+
+    def tag_batch(
+        self, records: Sequence[Mapping[str, Any]], statements: Sequence[bytes] | None = None
+    ) -> list[dict[str, Any]]:
+        """Sign ``records`` under one envelope over the Merkle root of their manifests."""
+        return self.sign_batch(records, statements)[0]
+
+    def sign_batch(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        statements: Sequence[bytes] | None = None,
+        *,
+        sidecar: str | None = None,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """Sign ``records`` as one batch; returns the signed records and the batch envelope.
+
+        With ``sidecar`` (the name of the sidecar file next to the data file) each record names
+        the envelope by that file and the batch root instead of carrying it, and the second value
+        is the sidecar line to write; else it is None.
+        """
+        if not records:
+            return [], None
+        payloads = (
+            list(statements) if statements is not None else [self.statement_for(r) for r in records]
+        )
+        levels = merkle.tree_levels([hashlib.sha256(b"\x00" + p).digest() for p in payloads])
+        root = levels[-1][0]
         size = len(records)
+        envelope = self.batch_envelope(root, size, self.clock())
+        paths = merkle.level_paths(levels, bytes.hex)
+        reference: dict[str, Any] = (
+            {"dsse": envelope} if sidecar is None else {"sidecar": sidecar, "root": root.hex()}
+        )
         out = []
-        for index, (record, payload, proof) in enumerate(
-            zip(records, payloads, proofs, strict=True)
-        ):
+        for index, (record, payload, path) in enumerate(zip(records, payloads, paths, strict=True)):
             tagged = {k: v for k, v in record.items() if k != PROVENANCE_KEY}
             tagged[PROVENANCE_KEY] = {
                 "statement": dsse.b64encode(payload),
-                "batch": {
-                    "index": index,
-                    "size": size,
-                    "path": [p.hex() for p in proof],
-                    "dsse": envelope,
-                },
+                "batch": {"index": index, "size": size, "path": path, **reference},
             }
             out.append(tagged)
-        return out
+        line = None if sidecar is None else {"root": root.hex(), "size": size, "dsse": envelope}
+        return out, line
 
     # ---- streaming ----------------------------------------------------------------------------
 
     @contextmanager
-    def writer(self, path: str | Path, *, batch_size: int | None = None) -> Iterator[RecordWriter]:
+    def writer(
+        self, path: str | Path, *, batch_size: int | None = None, sidecar: bool = False
+    ) -> Iterator[RecordWriter]:
         """Stream signed records to a JSONL file (``.gz``/``.zst`` compress).
+
+        With ``batch_size`` and ``sidecar``, the batch envelopes go to ``<path>.batches`` next to
+        the file, which each record names, instead of into every record.
 
         >>> import tempfile, os
         >>> from provenance.keys import PrivateKeySigner
@@ -320,21 +444,43 @@ class Tagger:
         """
         from provenance.sources.jsonl import open_binary_write
 
-        with open_binary_write(Path(path)) as handle:
-            w = RecordWriter(self, handle, batch_size)
-            yield w
-            w.flush()
+        target = Path(path)
+        if sidecar and batch_size is None:
+            raise InputError("a batch sidecar needs a batch size")
+        with open_binary_write(target) as handle:
+            if not sidecar:
+                w = RecordWriter(self, handle, batch_size)
+                yield w
+                w.flush()
+                return
+            with sidecar_path(target).open("wb") as side:
+                w = RecordWriter(self, handle, batch_size, sidecar=(target.name, side))
+                yield w
+                w.flush()
+
+
+def sidecar_path(path: Path) -> Path:
+    """Where the batch sidecar of the data file ``path`` lives."""
+    return path.with_name(path.name + SIDECAR_SUFFIX)
 
 
 class RecordWriter:
     """Writes signed records as JSONL, one manifest each, batching signatures when asked."""
 
-    def __init__(self, tagger: Tagger, handle: IO[bytes], batch_size: int | None) -> None:
+    def __init__(
+        self,
+        tagger: Tagger,
+        handle: IO[bytes],
+        batch_size: int | None,
+        *,
+        sidecar: tuple[str, IO[bytes]] | None = None,
+    ) -> None:
         if batch_size is not None and batch_size < 1:
             raise InputError("batch size must be at least 1")
         self.tagger = tagger
         self.handle = handle
         self.batch_size = batch_size
+        self.sidecar = sidecar
         self.count = 0
         self._pending: list[Mapping[str, Any]] = []
         self._statements: list[bytes] = []
@@ -354,9 +500,402 @@ class RecordWriter:
 
     def flush(self) -> None:
         if self._pending:
-            self._emit(self.tagger.tag_batch(self._pending, self._statements))
+            name = None if self.sidecar is None else self.sidecar[0] + SIDECAR_SUFFIX
+            records, line = self.tagger.sign_batch(self._pending, self._statements, sidecar=name)
+            self._emit(records)
+            if self.sidecar is not None and line is not None:
+                self.sidecar[1].write(orjson.dumps(line) + b"\n")
             self._pending, self._statements = [], []
 
     def _emit(self, records: list[dict[str, Any]]) -> None:
         self.handle.write(b"".join(orjson.dumps(r) + b"\n" for r in records))
         self.count += len(records)
+
+
+# ---- whole files, on every core ---------------------------------------------------------------
+
+
+def _json_string(text: str) -> bytes | None:
+    """The RFC 8785 form of a string (orjson escapes as RFC 8785 does), or None for a string
+    that has none (a lone surrogate)."""
+    try:
+        return orjson.dumps(text)
+    except orjson.JSONEncodeError:
+        return None
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What every worker of :func:`tag_jsonl` needs: the tagger and the fixed choices."""
+
+    tagger: Tagger
+    source: str
+    batch_size: int | None
+    generated_at: datetime | None
+    contributions: tuple[Contribution, ...] | None
+    replace: bool
+    sidecar: str | None
+    spool: str | None = None
+    """Folder where workers leave their output for the parent to copy (None: return it)."""
+
+
+@dataclass
+class _Task:
+    """Whole lines of the input, starting at line ``first_line`` (1-based): bytes ``start`` to
+    ``end`` of the (uncompressed) source file, or ``data`` itself."""
+
+    number: int
+    first_line: int
+    start: int = 0
+    end: int = 0
+    data: bytes | None = None
+
+    def read(self, source: str) -> bytes:
+        if self.data is not None:
+            return self.data
+        with open(source, "rb") as handle:
+            handle.seek(self.start)
+            return handle.read(self.end - self.start)
+
+
+@dataclass
+class _Done:
+    """A signed task: output lines (or the spool file holding them), sidecar lines, the record
+    count, or the error met."""
+
+    records: int = 0
+    output: bytes = b""
+    sidecar: bytes = b""
+    spooled: str | None = None
+    error: tuple[str, str, int, str | None] | None = None
+    """(error class name, message, line, hint) of the first input error."""
+
+
+class _Unsigned:
+    """One input record, stated but not yet signed: its output bytes without the manifest and
+    its statement."""
+
+    __slots__ = ("head", "statement")
+
+    def __init__(self, body: bytes, empty: bool, statement: bytes) -> None:
+        # The output line is the input bytes with ``_provenance`` added as the last member.
+        self.head = b'{"_provenance":' if empty else memoryview(body)[:-1]
+        self.statement = statement
+
+
+def _sign_task(job: _Job, task: _Task) -> _Done:
+    """Parse, state, sign and serialise one task's records."""
+    try:
+        now = job.tagger.clock()
+        return _sign_records(job, _state_task(job, task, now), now)
+    except ProvenanceError as exc:
+        return _Done(error=(type(exc).__name__, exc.message, exc.line or 0, exc.hint))
+
+
+def _state_task(job: _Job, task: _Task, now: datetime) -> list[_Unsigned]:
+    """Parse every record of a task and write its statement; only the bytes are kept."""
+    tagger = job.tagger
+    shared: bytes | None = None
+    if not tagger.part_digests:
+        parts = tagger._contributions(job.contributions, job.generated_at or now, None, None)
+        shared = canonical_bytes(tagger._predicate(parts, (), None, now).to_dict())
+    records: list[_Unsigned] = []
+    number = task.first_line - 1
+    parse = canonical.parse_and_digest
+    for data in task.read(job.source).split(b"\n"):
+        number += 1
+        if not data or data.isspace():
+            continue
+        data = data.rstrip()
+        try:
+            record, digest = parse(data)
+        except MalformedJSONError as exc:
+            raise exc.at(job.source, number) from None
+        body = data
+        if PROVENANCE_KEY in record:
+            if not job.replace:
+                raise InputError(
+                    "record already has a manifest",
+                    source=job.source,
+                    line=number,
+                    hint="pass --replace to sign it again",
+                )
+            record = {k: v for k, v in record.items() if k != PROVENANCE_KEY}
+            body = orjson.dumps(record)
+        record_id = tagger.record_id(record)
+        name = _json_string(record_id)
+        if shared is not None and name is not None:
+            statement = canonical_statement(shared, digest, name)
+        else:
+            statement = _statement(job, record, record_id, digest, now)
+        records.append(_Unsigned(body, not record, statement))
+    return records
+
+
+def _statement(
+    job: _Job, record: dict[str, Any], record_id: str, digest: str, now: datetime
+) -> bytes:
+    """A statement written field by field, for records whose predicate is their own."""
+    tagger = job.tagger
+    parts = tagger._contributions(job.contributions, job.generated_at or now, None, None)
+    if tagger.part_digests:
+        parts = [
+            replace(c, part_digest=part_digest(resolve_pointer(record, c.pointer))) for c in parts
+        ]
+    predicate = tagger._predicate(parts, (), None, now)
+    return canonical.canonicalize(build_statement(record_id, digest, predicate))
+
+
+def _sign_records(job: _Job, records: list[_Unsigned], now: datetime) -> _Done:
+    tagger = job.tagger
+    out: list[bytes | memoryview] = []
+    add = out.extend
+    side: list[bytes] = []
+    if job.batch_size is None:
+        keyid = orjson.dumps(tagger.keyid or "")
+        head = b',"_provenance":{"dsse":{"payloadType":' + orjson.dumps(PAYLOAD_TYPE)
+        middle = b'","signatures":[{"keyid":' + keyid + b',"sig":"'
+        for item in records:
+            payload = item.statement
+            sig = tagger.signer.sign(dsse.pae(PAYLOAD_TYPE, payload))
+            add((item.head, head, b',"payload":"', _b64(payload), middle, _b64(sig), b'"}]}}}\n'))
+        return _Done(len(records), b"".join(out))
+    for start in range(0, len(records), job.batch_size):
+        batch = records[start : start + job.batch_size]
+        levels = merkle.tree_levels([_sha256(b"\x00" + r.statement).digest() for r in batch])
+        root = levels[-1][0]
+        size = len(batch)
+        envelope = tagger.batch_envelope(root, size, now)
+        if job.sidecar is None:
+            tail = b',"dsse":' + orjson.dumps(envelope) + b"}}}\n"
+        else:
+            tail = (
+                b',"sidecar":'
+                + orjson.dumps(job.sidecar)
+                + b',"root":"'
+                + root.hex().encode("ascii")
+                + b'"}}}\n'
+            )
+            side.append(orjson.dumps({"root": root.hex(), "size": size, "dsse": envelope}) + b"\n")
+        size_text = b',"size":%d,"path":' % size
+        for index, (item, path) in enumerate(
+            zip(batch, merkle.level_paths(levels, bytes.hex), strict=True)
+        ):
+            add(
+                (
+                    item.head,
+                    b',"_provenance":{"statement":"',
+                    _b64(item.statement),
+                    b'","batch":{"index":%d' % index,
+                    size_text,
+                    orjson.dumps(path),
+                    tail,
+                )
+            )
+    return _Done(len(records), b"".join(out), b"".join(side))
+
+
+_sha256 = hashlib.sha256
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(job: _Job) -> None:
+    _WORKER["job"] = job
+
+
+def _work(task: _Task) -> _Done:
+    job: _Job = _WORKER["job"]
+    done = _sign_task(job, task)
+    if job.spool is not None and done.output:
+        name = os.path.join(job.spool, f"{task.number}.part")
+        with open(name, "wb") as handle:
+            handle.write(done.output)
+        done.output, done.spooled = b"", name
+    return done
+
+
+_SCAN_BYTES: Final = 1 << 20
+
+
+def _tasks(path: Path, lines_per_task: int) -> Iterator[_Task]:
+    """The input as tasks of ``lines_per_task`` whole lines (the last may be shorter).
+
+    An uncompressed file is only scanned for line ends here (workers read their own lines); a
+    compressed one is decompressed here and its lines handed over.
+    """
+    from provenance.scan import read_chunks
+
+    number = 0
+    if path.name.endswith((".gz", ".zst")):
+        pending: list[bytes] = []
+        first = 1
+        for chunk in read_chunks(path):
+            if not pending:
+                first = chunk.first_line
+            pending.extend(chunk.data.split(b"\n"))
+            while len(pending) >= lines_per_task:
+                yield _Task(number, first, data=b"\n".join(pending[:lines_per_task]))
+                number += 1
+                pending = pending[lines_per_task:]
+                first += lines_per_task
+        if pending:
+            yield _Task(number, first, data=b"\n".join(pending))
+        return
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise InputError(f"cannot open ({exc.strerror})", source=str(path)) from exc
+    with handle:
+        start = position = 0
+        first = 1
+        wanted = lines_per_task
+        while True:
+            block = handle.read(_SCAN_BYTES)
+            if not block:
+                break
+            found = block.count(b"\n")
+            at = -1
+            while found >= wanted:
+                for _ in range(wanted):
+                    at = block.find(b"\n", at + 1)
+                yield _Task(number, first, start, position + at)
+                number += 1
+                start = position + at + 1
+                first += lines_per_task
+                found -= wanted
+                wanted = lines_per_task
+            wanted -= found
+            position += len(block)
+        if position > start:
+            yield _Task(number, first, start, position)
+
+
+def _spool_root() -> str | None:
+    """A memory-backed folder for the workers' output when the system has one (the output is
+    then written to disk once, by the parent), else the default temporary folder."""
+    shm = "/dev/shm"  # noqa: S108 - a tmpfs, private to this run by the random folder name
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+
+
+def _size(task: _Task) -> int:
+    return len(task.data) if task.data is not None else task.end - task.start
+
+
+def _append(output: IO[bytes], name: str) -> None:
+    """Append the spool file ``name`` to ``output`` and remove it (a copy in the kernel when
+    ``output`` is a plain file)."""
+    with open(name, "rb") as part:
+        size = os.fstat(part.fileno()).st_size
+        copied = 0
+        if isinstance(output, io.BufferedWriter) and hasattr(os, "copy_file_range"):
+            output.flush()
+            try:
+                while copied < size:
+                    sent = os.copy_file_range(part.fileno(), output.fileno(), size - copied)
+                    if sent == 0:
+                        break
+                    copied += sent
+            except OSError:
+                pass
+        if copied < size:
+            part.seek(copied)
+            shutil.copyfileobj(part, output, 1 << 20)
+    os.unlink(name)
+
+
+def _b64(data: bytes) -> bytes:
+    return binascii.b2a_base64(data, newline=False)
+
+
+def tag_jsonl(
+    tagger: Tagger,
+    source: Path,
+    output: IO[bytes],
+    *,
+    batch_size: int | None = None,
+    generated_at: datetime | None = None,
+    contributions: Sequence[Contribution] | None = None,
+    replace_existing: bool = False,
+    sidecar: tuple[str, IO[bytes]] | None = None,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Sign every record of the JSONL file ``source`` (plain, .gz or .zst) into ``output``.
+
+    The records are written in input order, each as its input bytes with ``_provenance`` added
+    (or, with ``replace_existing``, re-serialised without the manifest it had); blank lines are
+    dropped. ``generated_at`` (default: the signing time) and ``contributions`` are as for
+    :meth:`Tagger.statement_for`; the signing time is read once per task of a few thousand
+    records. In batch mode (``batch_size``) each batch is ``batch_size``
+    consecutive records; ``sidecar`` is the data file's final name and the open sidecar file, when
+    the batch envelopes go there instead of into every record. Records are signed on ``workers``
+    processes (default: every core for large inputs). Returns the number of records; raises the
+    first input error (a line that is not strict JSON, a record already signed), naming its file
+    and line.
+    """
+    from provenance.scan import default_workers
+
+    most = DEFAULT_LIMITS.max_batch_size
+    if batch_size is not None and not 1 <= batch_size <= most:
+        raise InputError(f"batch size must be between 1 and {most}")
+    job = _Job(
+        tagger,
+        str(source),
+        batch_size,
+        generated_at,
+        None if contributions is None else tuple(contributions),
+        replace_existing,
+        None if sidecar is None else sidecar[0] + SIDECAR_SUFFIX,
+    )
+    per_task = max(1, TASK_BYTES // 1024)
+    if batch_size is not None:
+        per_task = batch_size * max(1, per_task // batch_size)
+    if workers is None:
+        size = source.stat().st_size if source.is_file() else 0
+        workers = 1 if size < INLINE_BYTES else default_workers()
+    count = 0
+    done_bytes = 0
+
+    def take(done: _Done, size: int) -> None:
+        nonlocal count, done_bytes
+        if done.error is not None:
+            kind, message, line, hint = done.error
+            error = MalformedJSONError if kind == MalformedJSONError.__name__ else InputError
+            raise error(message, source=str(source), line=line or None, hint=hint)
+        if done.spooled is not None:
+            _append(output, done.spooled)
+        else:
+            output.write(done.output)
+        if sidecar is not None and done.sidecar:
+            sidecar[1].write(done.sidecar)
+        count += done.records
+        done_bytes += size
+        if progress:
+            progress(count, done_bytes)
+
+    if workers <= 1:
+        for task in _tasks(source, per_task):
+            take(_sign_task(job, task), _size(task))
+        return count
+    with tempfile.TemporaryDirectory(prefix="provenance-tag-", dir=_spool_root()) as spool:
+        job = replace(job, spool=spool)
+        window: deque[tuple[Future[_Done], int]] = deque()
+        with ProcessPoolExecutor(
+            workers, mp_context=get_context("fork"), initializer=_init_worker, initargs=(job,)
+        ) as pool:
+            try:
+                for task in _tasks(source, per_task):
+                    window.append((pool.submit(_work, task), _size(task)))
+                    if len(window) >= 2 * workers:
+                        future, size = window.popleft()
+                        take(future.result(), size)
+                while window:
+                    future, size = window.popleft()
+                    take(future.result(), size)
+            except BaseException:
+                for future, _ in window:
+                    future.cancel()
+                raise
+    return count

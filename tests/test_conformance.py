@@ -19,29 +19,9 @@ from tests.conftest import Runner
 CASES_DIR = generate.CASES_DIR
 CASE_NAMES = sorted(p.name for p in CASES_DIR.iterdir() if (p / "expect.json").is_file())
 
-KNOWN_BUGS: dict[str, str] = {
-    "fail-part-pointer-non-ascii-digit": (
-        "provenance.verification.resolve_pointer: '²'.isdigit() is True but int('²') raises "
-        "ValueError, which escapes verify as a traceback"
-    ),
-    "fail-batch-index-boolean": (
-        "provenance.verification.Verifier._check_inclusion: isinstance(True, int) accepts a JSON "
-        "boolean as the leaf index"
-    ),
-    "fail-batch-envelope-junk-signature-entry": (
-        "provenance.verification.Verifier._batch: the cache key skips non-object signature "
-        "entries, so a malformed envelope reuses the verdict of a clean copy seen earlier"
-    ),
-}
-
 
 def _params() -> list[Any]:
-    return [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[name]))
-        if name in KNOWN_BUGS
-        else name
-        for name in CASE_NAMES
-    ]
+    return list(CASE_NAMES)
 
 
 def _expect(folder: Path) -> dict[str, Any]:
@@ -103,10 +83,6 @@ def test_case(name: str, cli: Runner) -> None:
     for number, failure in wanted.items():
         ident = f" record {failure['record_id']}" if failure["record_id"] else ""
         assert f"{records}:{number}:{ident} {failure['status']}" in text.out
-
-
-def test_every_known_bug_names_a_case() -> None:
-    assert set(KNOWN_BUGS) <= set(CASE_NAMES)
 
 
 def test_suite_covers_both_verdicts() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -20,8 +21,8 @@ from provenance.errors import ConfigError, InputError, MalformedJSONError
 from provenance.manifest import ROLES, Contribution, Generator, TermsRef, parse_time
 from provenance.scan import report_from, scan_paths
 from provenance.sources import expand_paths, open_source
-from provenance.sources.jsonl import open_binary_write
-from provenance.tagging import RecordWriter, Tagger
+from provenance.sources.jsonl import JsonlSource, open_binary_write
+from provenance.tagging import RecordWriter, Tagger, sidecar_path, tag_jsonl
 from provenance.verification import PROVENANCE_KEY, RecordResult, Verifier
 
 
@@ -82,6 +83,17 @@ def tag(
             "shown without the rest of the record.",
         ),
     ] = False,
+    batch_sidecar: Annotated[
+        bool,
+        typer.Option(
+            "--batch-sidecar",
+            help="With --batch-size: write the batch envelopes to OUTPUT.batches next to the "
+            "output, named by each record, instead of into every record.",
+        ),
+    ] = False,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (default: every core for large inputs).")
+    ] = None,
 ) -> None:
     """Sign records generated earlier: one manifest per record.
 
@@ -115,40 +127,87 @@ def tag(
         model_returned=model_returned,
         id_field=id_field,
     )
+    if batch_sidecar and batch_size is None:
+        raise InputError("--batch-sidecar needs --batch-size")
     output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        dir=output.parent, prefix=f".{output.name}.", suffix="".join(output.suffixes)
-    )
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = _temporary(output)
+    side = sidecar_path(output) if batch_sidecar else None
+    side_tmp = _temporary(side) if side is not None else None
     try:
-        with open_binary_write(tmp) as handle:
-            writer = RecordWriter(tagger, handle, batch_size)
-            for raw in open_source(input):
-                try:
-                    record = canonical.parse_record(raw.data)
-                except MalformedJSONError as exc:
-                    raise exc.at(raw.source, raw.line) from None
-                if PROVENANCE_KEY in record and not replace_existing:
-                    raise InputError(
-                        "record already has a manifest",
-                        source=raw.source,
-                        line=raw.line,
-                        hint="pass --replace to sign it again",
+        with (
+            open_binary_write(tmp) as handle,
+            side_tmp.open("wb") if side_tmp is not None else nullcontext() as side_handle,
+        ):
+            sidecar = None if side_handle is None else (output.name, side_handle)
+            if JsonlSource.accepts(input):
+                with progress_bar([input], "signing") as progress:
+                    count = tag_jsonl(
+                        tagger,
+                        input,
+                        handle,
+                        batch_size=batch_size,
+                        generated_at=when,
+                        contributions=contributions,
+                        replace_existing=replace_existing,
+                        sidecar=sidecar,
+                        workers=workers,
+                        progress=progress,
                     )
-                if contributions is None:
-                    writer.write(record, generated_at=when)
-                else:
-                    writer.write(record, contributions=contributions)
-            writer.flush()
+            else:
+                writer = RecordWriter(tagger, handle, batch_size, sidecar=sidecar)
+                count = _tag_records(writer, input, when, contributions, replace_existing)
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        for done in (tmp, side_tmp):
+            if done is not None:
+                os.chmod(done, 0o666 & ~umask)
+        if side is not None and side_tmp is not None:
+            os.replace(side_tmp, side)
         os.replace(tmp, output)
     finally:
         tmp.unlink(missing_ok=True)
+        if side_tmp is not None:
+            side_tmp.unlink(missing_ok=True)
     mode = f"batches of {batch_size}" if batch_size else "one signature per record"
-    echo(f"signed {writer.count} records → {output} ({mode}, key {signer.keyid[:16]})")
+    if side is not None:
+        mode += f", envelopes in {side.name}"
+    echo(f"signed {count} records → {output} ({mode}, key {signer.keyid[:16]})")
+
+
+def _temporary(path: Path) -> Path:
+    fd, name = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix="".join(path.suffixes)
+    )
+    os.close(fd)
+    return Path(name)
+
+
+def _tag_records(
+    writer: RecordWriter,
+    input: Path,
+    when: datetime | None,
+    contributions: list[Contribution] | None,
+    replace_existing: bool,
+) -> int:
+    """Sign a source that is not JSONL (Parquet, datasets), record by record."""
+    for raw in open_source(input):
+        try:
+            record = canonical.parse_record(raw.data)
+        except MalformedJSONError as exc:
+            raise exc.at(raw.source, raw.line) from None
+        if PROVENANCE_KEY in record and not replace_existing:
+            raise InputError(
+                "record already has a manifest",
+                source=raw.source,
+                line=raw.line,
+                hint="pass --replace to sign it again",
+            )
+        if contributions is None:
+            writer.write(record, generated_at=when)
+        else:
+            writer.write(record, contributions=contributions)
+    writer.flush()
+    return writer.count
 
 
 def _load_parts(path: Path, when: datetime | None) -> list[Contribution]:

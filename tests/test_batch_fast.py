@@ -1,0 +1,569 @@
+"""The fast paths of signing and verification give the verdicts and bytes of the reference paths.
+
+* joint inclusion proofs (the tree rebuilt over a run of leaves) against the walk of each record's
+  own audit path, on tampered inputs;
+* statements read from known canonical bytes against the strict parser and the manifest model;
+* parallel verification (spans read by the workers) against verification in one process;
+* the file tagger (shared predicate bytes, several workers) against the SDK's statements;
+* orjson-based canonical bytes and content digests against the reference RFC 8785 code;
+* batch envelopes in a sidecar file next to the data.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import io
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from provenance import canonical, dsse, scan, tagging
+from provenance.errors import InputError, MalformedJSONError
+from provenance.keys import PrivateKeySigner
+from provenance.manifest import Generator
+from provenance.sources.base import RawRecord
+from provenance.tagging import RecordDraft, Tagger, content_digest, tag_jsonl
+from provenance.trust import TrustedKey, TrustStore
+from provenance.verification import RecordResult, Verifier, _b64, _parse_canonical
+from tests.conftest import chat_records, read_jsonl, write_jsonl
+
+SIGNED_AT = datetime(2024, 6, 1, 9, 0, tzinfo=UTC)
+GENERATED_AT = datetime(2024, 5, 31, 18, 30, tzinfo=UTC)
+SIGNER = PrivateKeySigner.generate(name="gen")
+OTHER = PrivateKeySigner.generate(name="other")
+TRUST = TrustStore(keys=(TrustedKey("gen", SIGNER.verifying_key()),))
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+Record = dict[str, Any]
+
+
+def tagger(signer: PrivateKeySigner = SIGNER, **options: Any) -> Tagger:
+    return Tagger(
+        signer,
+        provider="openai",
+        model="gpt-4o",
+        service="api",
+        organization="acme",
+        clock=lambda: SIGNED_AT,
+        **options,
+    )
+
+
+def batched(n: int, size: int) -> list[Record]:
+    """``n`` records signed in batches of ``size``, as independent copies."""
+    records = chat_records(n)
+    out: list[Record] = []
+    for start in range(0, n, size):
+        out.extend(tagger().tag_batch(records[start : start + size]))
+    return [orjson.loads(orjson.dumps(r)) for r in out]
+
+
+def prov(record: Record) -> Any:
+    return record["_provenance"]
+
+
+def reference(records: list[Record]) -> list[RecordResult]:
+    """Each record verified alone, by a fresh verifier: the walk of its own audit path."""
+    out = []
+    for number, record in enumerate(records, 1):
+        raw = RawRecord("f.jsonl", number, orjson.dumps(record))
+        out.append(Verifier(TRUST, now=SIGNED_AT).verify(raw))
+    return out
+
+
+def fast(records: list[Record], details: bool = True) -> list[Any]:
+    items = []
+    for number, record in enumerate(records, 1):
+        parsed, digest = canonical.parse_and_digest(orjson.dumps(record))
+        items.append((number, parsed, digest))
+    return Verifier(TRUST, now=SIGNED_AT).verify_many("f.jsonl", items, details=details)
+
+
+def verdicts(results: list[Any]) -> list[tuple[str, str, str | None]]:
+    return [(r.status.value, r.reason, r.record_id) for r in results]
+
+
+def _path_changed(records: list[Record]) -> None:
+    prov(records[5])["batch"]["path"][1] = hashlib.sha256(b"forged").hexdigest()
+
+
+def _path_upper_case(records: list[Record]) -> None:
+    batch = prov(records[2])["batch"]
+    batch["path"] = [p.upper() for p in batch["path"]]
+
+
+def _path_shortened(records: list[Record]) -> None:
+    prov(records[9])["batch"]["path"].pop()
+
+
+def _path_longer(records: list[Record]) -> None:
+    prov(records[0])["batch"]["path"].append("00" * 32)
+
+
+def _path_not_hex(records: list[Record]) -> None:
+    prov(records[4])["batch"]["path"][0] = "zz" * 32
+
+
+def _first_and_last_paths_forged(records: list[Record]) -> None:
+    # the two paths a joint proof borrows nodes from
+    prov(records[0])["batch"]["path"][-1] = "11" * 32
+    prov(records[7])["batch"]["path"][-1] = "11" * 32
+
+
+def _index_changed(records: list[Record]) -> None:
+    prov(records[3])["batch"]["index"] = 4
+
+
+def _index_boolean(records: list[Record]) -> None:
+    prov(records[1])["batch"]["index"] = True
+
+
+def _index_out_of_range(records: list[Record]) -> None:
+    prov(records[6])["batch"]["index"] = 99
+
+
+def _size_changed(records: list[Record]) -> None:
+    prov(records[3])["batch"]["size"] = 9
+
+
+def _statement_swapped(records: list[Record]) -> None:
+    prov(records[2])["statement"], prov(records[3])["statement"] = (
+        prov(records[3])["statement"],
+        prov(records[2])["statement"],
+    )
+
+
+def _records_swapped(records: list[Record]) -> None:
+    records[2], records[5] = records[5], records[2]
+
+
+def _content_changed(records: list[Record]) -> None:
+    records[4]["score"] = 42
+
+
+def _manifest_moved(records: list[Record]) -> None:
+    records[6]["_provenance"] = copy.deepcopy(records[5]["_provenance"])
+
+
+def _duplicate(records: list[Record]) -> None:
+    records.insert(3, copy.deepcopy(records[1]))
+
+
+def _moved_to_other_batch(records: list[Record]) -> None:
+    prov(records[1])["batch"]["dsse"] = copy.deepcopy(prov(records[9])["batch"]["dsse"])
+
+
+def _signature_broken(records: list[Record]) -> None:
+    for record in records[8:]:
+        sig = prov(record)["batch"]["dsse"]["signatures"][0]
+        raw = bytearray(base64.b64decode(sig["sig"]))
+        raw[0] ^= 1
+        sig["sig"] = base64.b64encode(bytes(raw)).decode()
+
+
+def _junk_signature_after_clean_copy(records: list[Record]) -> None:
+    prov(records[5])["batch"]["dsse"]["signatures"].append(5)
+
+
+def _statement_not_canonical_base64(records: list[Record]) -> None:
+    text = prov(records[3])["statement"]
+    prov(records[3])["statement"] = text[:12] + "\n" + text[12:]
+
+
+def _statement_urlsafe_alphabet(records: list[Record]) -> None:
+    text = prov(records[3])["statement"]
+    prov(records[3])["statement"] = text.replace("+", "-").replace("/", "_")
+
+
+def _dropped(records: list[Record]) -> None:
+    del records[3:5]
+
+
+TAMPERINGS: dict[str, Callable[[list[Record]], None]] = {
+    f.__name__.strip("_"): f
+    for f in (
+        _path_changed,
+        _path_upper_case,
+        _path_shortened,
+        _path_longer,
+        _path_not_hex,
+        _first_and_last_paths_forged,
+        _index_changed,
+        _index_boolean,
+        _index_out_of_range,
+        _size_changed,
+        _statement_swapped,
+        _records_swapped,
+        _content_changed,
+        _manifest_moved,
+        _duplicate,
+        _moved_to_other_batch,
+        _signature_broken,
+        _junk_signature_after_clean_copy,
+        _statement_not_canonical_base64,
+        _statement_urlsafe_alphabet,
+        _dropped,
+    )
+}
+
+
+STILL_VALID = {
+    "dropped",  # filtering a signed file is legitimate
+    "duplicate",  # a second copy is caught when the file is scanned, not record by record
+    "path_upper_case",  # hex is read in either case
+    "records_swapped",  # records may be reordered
+    "statement_urlsafe_alphabet",  # DSSE allows either base64 alphabet
+}
+
+
+@pytest.mark.parametrize("name", sorted(TAMPERINGS))
+def test_joint_proofs_give_the_verdicts_of_the_walk(name: str) -> None:
+    records = batched(11, 8)
+    TAMPERINGS[name](records)
+    expected = reference(records)
+    assert any(not r.ok for r in expected) == (name not in STILL_VALID)
+    assert verdicts(fast(records)) == verdicts(expected)
+    short = fast(records, details=False)
+    assert [getattr(r, "status", None) for r in short if isinstance(r, RecordResult)] == [
+        r.status for r in expected if not r.ok
+    ]
+
+
+def test_untampered_batches_are_proven_jointly_not_walked(monkeypatch: pytest.MonkeyPatch) -> None:
+    records = batched(40, 16)
+
+    def no_walk(*args: Any) -> Any:
+        raise AssertionError("a record of a whole run was walked alone")
+
+    monkeypatch.setattr(Verifier, "_check_inclusion", no_walk)
+    results = fast(records)
+    assert all(r.ok for r in results)
+    assert [(r.batch.index, r.batch.size) for r in results[16:19]] == [(0, 16), (1, 16), (2, 16)]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 8, 13])
+def test_every_run_of_a_batch_is_proven(size: int) -> None:
+    records = batched(size, size)
+    for first in range(size):
+        for last in range(first, size):
+            assert all(r.ok for r in fast(records[first : last + 1]))
+
+
+def test_fast_manifest_equals_the_manifest_model() -> None:
+    records = batched(6, 3)
+    strict = reference(records)
+    quick = fast(records)
+    assert [r.manifest for r in quick] == [r.manifest for r in strict]
+    assert [r.manifest.predicate.signed_at for r in quick if r.manifest] == [SIGNED_AT] * 6
+
+
+def _per_record(n: int = 4) -> list[Record]:
+    return [tagger().tag(r, generated_at=GENERATED_AT) for r in chat_records(n)]
+
+
+def _resign(record: Record, statement: bytes) -> None:
+    record["_provenance"]["dsse"] = tagger().envelope(statement)
+
+
+def test_a_known_predicate_with_a_duplicate_key_is_still_malformed() -> None:
+    records = _per_record()
+    payload = dsse.b64decode(prov(records[1])["dsse"]["payload"], "payload")
+    forged = payload.replace(b'"organization":"acme"', b'"organization":"acme","organization":"x"')
+    assert forged != payload
+    _resign(records[1], forged)
+    assert verdicts(fast(records)) == verdicts(reference(records))
+    assert fast(records)[1].status.value == "malformed"
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (b'"signed_at":"2024-06-01T09:00:00Z"', b'"signed_at":"2024-13-01T09:00:00Z"'),
+        (b'"signed_at":"2024-06-01T09:00:00Z"', b'"signed_at":"2024-06-01T09:00:00"'),
+        (b'"signed_at":"2024-06-01T09:00:00Z"', b'"signed_at":"2024-06-01T10:00:00+01:00"'),
+        (b'"name":"r1"', b'"name":"r\\u0031"'),
+        (b'"name":"r1"', b'"name":1'),
+        (b'"predicate":{', b'"predicate": {'),
+        (b'"sha256":"', b'"sha512":"'),
+        (b'"role":"response"', b'"role":"respondent"'),
+    ],
+)
+def test_statements_read_from_bytes_agree_with_the_strict_path(old: bytes, new: bytes) -> None:
+    records = _per_record()
+    payload = dsse.b64decode(prov(records[1])["dsse"]["payload"], "payload")
+    assert old in payload
+    _resign(records[1], payload.replace(old, new))
+    assert verdicts(fast(records)) == verdicts(reference(records))
+    assert [r.manifest for r in fast(records)] == [r.manifest for r in reference(records)]
+
+
+def _report(path: Path, workers: int) -> dict[str, Any]:
+    verifier = Verifier(TRUST, now=SIGNED_AT)
+    partial: scan.ScanPartial[None] = scan.scan_paths([path], verifier, workers=workers)
+    return scan.report_from(partial, [path], False).to_dict()
+
+
+def test_workers_give_the_report_of_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = batched(300, 64)
+    records[10]["score"] = 7
+    prov(records[200])["batch"]["path"][0] = "00" * 32
+    records.insert(250, copy.deepcopy(records[3]))  # a duplicate leaf, far from the original
+    lines = [orjson.dumps(r) for r in records]
+    lines.insert(120, b'{"id": "bad", "id": 1}')
+    lines.insert(40, b"")
+    path = tmp_path / "data.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    monkeypatch.setattr(scan, "CHUNK_BYTES", 20_000)
+    one = _report(path, 1)
+    two = _report(path, 2)
+    assert one == two
+    assert one["counts"] == {"bad-proof": 2, "content-mismatch": 1, "invalid-record": 1, "ok": 298}
+    assert [f["line"] for f in one["failures"] if f["line"]] == [11, 122, 203]
+
+
+def test_every_line_of_a_file_split_in_spans_is_read_once(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    lines = [b'{"n":%d,"pad":"%s"}' % (i, b"x" * (i % 37)) for i in range(500)]
+    path.write_bytes(b"\n".join(lines))
+    for size in (1, 50, 999, 10**6):
+        read = b"".join(s.chunk().data + b"\n" for s in scan.spans(path, size))
+        assert read.split(b"\n")[:-1] == lines
+
+
+def _tag_file(tmp_path: Path, source: Path, workers: int, **options: Any) -> bytes:
+    out = io.BytesIO()
+    tag_jsonl(tagger(), source, out, workers=workers, generated_at=GENERATED_AT, **options)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("batch_size", [None, 1, 7, 64])
+def test_file_tagger_writes_the_sdk_statements_on_any_number_of_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch_size: int | None
+) -> None:
+    records = chat_records(150)
+    records[3]["id"] = 3
+    records[5]["extra"] = {"é": [1.5, -0.0, 1e21], "\ue000": "x", "\U0001f600": None}
+    source = write_jsonl(tmp_path / "in.jsonl", records)
+    monkeypatch.setattr(tagging, "TASK_BYTES", 7 * 1024)
+    inline = _tag_file(tmp_path, source, 1, batch_size=batch_size)
+    pooled = _tag_file(tmp_path, source, 2, batch_size=batch_size)
+    assert pooled == inline
+    signed = [orjson.loads(line) for line in inline.splitlines()]
+    assert len(signed) == 150
+    for record, original in zip(signed, records, strict=True):
+        assert {k: v for k, v in record.items() if k != "_provenance"} == original
+        if batch_size is None:
+            payload = dsse.b64decode(record["_provenance"]["dsse"]["payload"], "payload")
+        else:
+            payload = dsse.b64decode(record["_provenance"]["statement"], "statement")
+        assert payload == tagger().statement_for(original, generated_at=GENERATED_AT)
+    out = tmp_path / "out.jsonl"
+    out.write_bytes(pooled)
+    assert _report(out, 1)["counts"] == {"ok": 150}
+
+
+def test_file_tagger_names_the_line_of_a_bad_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = [orjson.dumps(r) for r in chat_records(40)]
+    lines[33] = b'{"id": "x", "id": "y"}'
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b"\n".join(lines) + b"\n")
+    monkeypatch.setattr(tagging, "TASK_BYTES", 2 * 1024)
+    for workers in (1, 2):
+        with pytest.raises(MalformedJSONError) as caught:
+            _tag_file(tmp_path, source, workers, batch_size=4)
+        assert (caught.value.source, caught.value.line) == (str(source), 34)
+    lines[33] = orjson.dumps(tagger().tag(chat_records(34)[33]))
+    source.write_bytes(b"\n".join(lines) + b"\n")
+    with pytest.raises(InputError) as already:
+        _tag_file(tmp_path, source, 2, batch_size=4)
+    assert already.value.line == 34 and "already has a manifest" in already.value.message
+    replaced = _tag_file(tmp_path, source, 2, batch_size=4, replace_existing=True)
+    assert len(replaced.splitlines()) == 40
+
+
+def test_file_tagger_reads_compressed_input(tmp_path: Path) -> None:
+    import gzip
+
+    records = chat_records(30)
+    source = tmp_path / "in.jsonl.gz"
+    source.write_bytes(gzip.compress(b"".join(orjson.dumps(r) + b"\n" for r in records)))
+    out = tmp_path / "out.jsonl"
+    out.write_bytes(_tag_file(tmp_path, source, 2, batch_size=8))
+    assert _report(out, 1)["counts"] == {"ok": 30}
+
+
+def test_sidecar_batches_verify_and_a_record_alone_needs_its_sidecar(tmp_path: Path) -> None:
+    path = tmp_path / "data.jsonl"
+    with tagger().writer(path, batch_size=4, sidecar=True) as writer:
+        for record in chat_records(10):
+            writer.write(record)
+    sidecar = tmp_path / "data.jsonl.batches"
+    assert len(sidecar.read_bytes().splitlines()) == 3
+    records = read_jsonl(path)
+    batch = prov(records[0])["batch"]
+    assert set(batch) == {"index", "size", "path", "sidecar", "root"}
+    assert batch["sidecar"] == "data.jsonl.batches"
+    assert _report(path, 1)["counts"] == {"ok": 10}
+    write_jsonl(tmp_path / "one.jsonl", [records[6]])
+    assert _report(tmp_path / "one.jsonl", 1)["counts"] == {"ok": 1}
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    write_jsonl(elsewhere / "one.jsonl", [records[6]])
+    alone = _report(elsewhere / "one.jsonl", 1)
+    assert alone["counts"] == {"malformed": 1}
+    assert "not next to the data file" in alone["failures"][0]["reason"]
+
+
+def test_sidecar_tampering_is_caught(tmp_path: Path) -> None:
+    path = tmp_path / "data.jsonl"
+    out = io.BytesIO()
+    source = write_jsonl(tmp_path / "in.jsonl", chat_records(12))
+    with (tmp_path / "data.jsonl.batches").open("wb") as side:
+        tag_jsonl(tagger(), source, out, batch_size=5, sidecar=("data.jsonl", side))
+    path.write_bytes(out.getvalue())
+    assert _report(path, 1)["counts"] == {"ok": 12}
+    lines = (tmp_path / "data.jsonl.batches").read_bytes().splitlines()
+    entry = orjson.loads(lines[1])
+    entry["dsse"]["signatures"][0]["sig"] = base64.b64encode(bytes(64)).decode()
+    lines[1] = orjson.dumps(entry)
+    other = orjson.loads(lines[2])
+    other["root"] = orjson.loads(lines[0])["root"]
+    lines[2] = orjson.dumps(other)
+    (tmp_path / "data.jsonl.batches").write_bytes(b"\n".join(lines) + b"\n")
+    report = _report(path, 1)
+    assert report["counts"] == {"bad-proof": 2, "bad-signature": 5, "ok": 5}
+
+
+def test_multi_model_records_sign_and_verify_through_the_fast_paths(tmp_path: Path) -> None:
+    signer = tagger(part_digests=True)
+    draft = RecordDraft({"id": "pref-1"})
+    draft.set("/prompt", "Why?", generator=Generator("openai", "gpt-4o"), role="prompt")
+    draft.set("/chosen", "Because.", generator=Generator("meta", "llama"))
+    draft.set("/score", 0.5, generator=Generator("anthropic", "claude"), role="judgement")
+    records = [signer.sign_draft(draft) for _ in range(3)]
+    records[2]["chosen"] = "No."
+    trust = TrustStore(keys=(TrustedKey("gen", SIGNER.verifying_key()),))
+    items = [(n, *canonical.parse_and_digest(orjson.dumps(r))) for n, r in enumerate(records, 1)]
+    results = Verifier(trust).verify_many("f", items)
+    assert [r.status.value for r in results] == ["ok", "ok", "content-mismatch"]
+    assert [r.manifest for r in results[:2]] == [
+        Verifier(trust).verify(RawRecord("f", 1, orjson.dumps(r))).manifest for r in records[:2]
+    ]
+
+
+def test_records_without_an_id_get_a_random_one(tmp_path: Path) -> None:
+    records = chat_records(3)
+    del records[1]["id"]
+    source = write_jsonl(tmp_path / "in.jsonl", records)
+    out = tmp_path / "out.jsonl"
+    out.write_bytes(_tag_file(tmp_path, source, 1, batch_size=2))
+    partial: scan.ScanPartial[None] = scan.scan_paths([out], Verifier(TRUST), workers=1)
+    assert partial.counts == {"ok": 3}
+    statement = orjson.loads(base64.b64decode(prov(read_jsonl(out)[1])["statement"]))
+    assert len(statement["subject"][0]["name"]) == 32
+
+
+# ---- canonical bytes and digests ----------------------------------------------------------------
+
+KEYS = st.text(max_size=4) | st.sampled_from(["\ue000", "\U0001f600", "a", "é", "\x7f"])
+FLOATS = st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from(
+    [0.0, -0.0, 1.0, 1e21, 1e-7, 5e-324, 1e16, 0.1]
+)
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53) + 1, 2**53 - 1)
+    | FLOATS
+    | st.text(max_size=8)
+    | st.sampled_from(["\u2028", "\x00", '"', "\\", "\U0010ffff"])
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(KEYS, children, max_size=4),
+    max_leaves=20,
+)
+
+
+@SETTINGS
+@given(st.dictionaries(KEYS, VALUES, max_size=6))
+def test_canonical_bytes_equal_the_reference(value: dict[str, Any]) -> None:
+    assert tagging.canonical_bytes(value) == canonical.canonicalize(value)
+    assert content_digest(value) == canonical.content_digest(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": (1, 2)},
+        {"a": float("nan")},
+        {"a": 2**60},
+        {"a": datetime(2024, 1, 1, tzinfo=UTC)},
+        {1: "x"},
+        {"a": "\ud800"},
+    ],
+)
+def test_canonical_bytes_refuse_what_the_reference_refuses(value: dict[Any, Any]) -> None:
+    try:
+        expected: bytes | type[Exception] = canonical.canonicalize(value)
+    except MalformedJSONError:
+        expected = MalformedJSONError
+    try:
+        got: bytes | type[Exception] = tagging.canonical_bytes(value)
+    except MalformedJSONError:
+        got = MalformedJSONError
+    assert got == expected
+
+
+def test_every_code_point_is_written_as_rfc_8785_writes_it() -> None:
+    points = [c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    for start in range(0, len(points), 4096):
+        text = "".join(map(chr, points[start : start + 4096]))
+        assert tagging.canonical_bytes({"k": text}) == canonical.canonicalize({"k": text})
+
+
+@SETTINGS
+@given(st.binary(max_size=40), st.text(alphabet="ABCDab01+/=-_ \n", max_size=12))
+def test_fast_base64_accepts_only_what_the_strict_decoder_accepts(data: bytes, text: str) -> None:
+    for candidate in (base64.b64encode(data).decode(), text):
+        fast_value = _b64(candidate)
+        if fast_value is not None:
+            assert fast_value == dsse.b64decode(candidate, "x")
+    assert _b64(base64.b64encode(data).decode()) == data
+
+
+def test_other_signer_in_batch_is_untrusted(tmp_path: Path) -> None:
+    records = chat_records(5)
+    signed = tagger(OTHER).tag_batch(records)
+    results = fast([orjson.loads(orjson.dumps(r)) for r in signed])
+    assert {r.status.value for r in results} == {"untrusted-signer"}
+
+
+@SETTINGS
+@given(VALUES, st.integers(0, 40), st.sampled_from([b"", b" ", b'"a":1,', b"1", b"\\u0041", b"]"]))
+def test_statement_bytes_parse_as_the_strict_parser_parses_them(
+    value: Any, at: int, insert: bytes
+) -> None:
+    text = orjson.dumps({"a": value, "b": [value]}, option=orjson.OPT_SORT_KEYS)
+    for payload in (text, text[:at] + insert + text[at:], text.replace(b"}", b',"a":0}', 1)):
+        try:
+            expected: Any = canonical.parse_json(payload)
+        except MalformedJSONError:
+            expected = MalformedJSONError
+        try:
+            got: Any = _parse_canonical(payload)
+        except MalformedJSONError:
+            got = MalformedJSONError
+        assert got == expected
+        assert type(got) is type(expected)
