@@ -45,7 +45,7 @@ audit() {  # audit INTENT EXPECTED_EXIT
     --lineage "$here/lineage.yaml"
   for format in json markdown sarif junit html; do
     if provenance audit corpus/ --intent "$here/intents/$1.yaml" --lineage "$here/lineage.yaml" \
-        --format "$format" -o "reports/$1.$format" --fail-on never 2>/dev/null; then :; fi
+        --format "$format" -o "reports/$1.$format" 2>/dev/null; then :; fi
   done
 }
 audit research-eval 0
