@@ -78,6 +78,8 @@ _ORJSON_EXPONENT_MINUS: Final = re.compile(rb"-6[,\]}]")
 _ESCAPED_COLON: Final = re.compile(rb"\\u003[aA]")
 _DIGITS_AS_ZERO: Final = bytes(0x30 if 0x30 <= c <= 0x39 else 0x20 for c in range(256))
 _SIXTEEN_DIGITS: Final = b"0" * _SAFE_INT_DIGITS
+# Every byte but "[" and "{": deleting them leaves the opening brackets, counted in one pass.
+_NOT_OPENING: Final = bytes(c for c in range(256) if c not in b"[{")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -510,8 +512,8 @@ def parse_and_digest(line: bytes) -> tuple[dict[str, Any], str]:
       writes it), the line has no duplicate key (the output has none), no integer that orjson
       turned into a float (the output would show a float), and nothing a strict parser reads
       differently. Other lines pass :func:`_same_as_reparsed` instead.
-    * Depth: at most ``max_json_depth`` brackets cannot nest deeper; otherwise the parsed value,
-      now known to hold every member, is measured.
+    * Depth: at most ``max_json_depth`` opening brackets (counted in one pass) cannot nest
+      deeper; otherwise the parsed value, now known to hold every member, is measured.
     * Serialisation: orjson's sorted output equals the JCS bytes but for some float tokens and,
       rarely, key order; :func:`_floats_may_differ` and :func:`_keys_may_misorder` spot both, and
       :func:`_careful_body` then writes floats as ECMAScript does (as ``orjson.Fragment``) or
@@ -529,7 +531,7 @@ def parse_and_digest(line: bytes) -> tuple[dict[str, Any], str]:
         return _reference(line)
     if not line.startswith(echo) and not _same_as_reparsed(line, echo):
         return _reference(line)
-    if line.count(b"[") + line.count(b"{") > _MAX_DEPTH and _depth(record) > _MAX_DEPTH:
+    if len(line.translate(None, _NOT_OPENING)) > _MAX_DEPTH and _depth(record) > _MAX_DEPTH:
         return _reference(line)
     content = record
     if PROVENANCE_KEY in record:

@@ -702,6 +702,9 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(job: _Job) -> None:
+    from provenance.scan import settle_worker_gc
+
+    settle_worker_gc()
     _WORKER["job"] = job
 
 

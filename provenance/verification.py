@@ -293,6 +293,8 @@ class Verifier:
         default_factory=dict, repr=False
     )
     _last_time: tuple[bytes, tuple[str, datetime]] | None = field(default=None, repr=False)
+    _last_head: tuple[bytes, _PredicateFacts] | None = field(default=None, repr=False)
+    _last_envelope: tuple[dict[str, Any], _BatchFacts] | None = field(default=None, repr=False)
     _hints: dict[str | None, tuple[bool, tuple[TrustedKey, ...]]] = field(
         default_factory=dict, repr=False
     )
@@ -647,20 +649,31 @@ class Verifier:
             start : start + 64
         ] != digest.encode("ascii"):
             return None
-        predicate = payload[len(_HEAD) : mid]
+        first = len(_HEAD)
         signed_text: str | None = None
         facts: _PredicateFacts | None = None
-        cut = predicate.rfind(_SIGNED_AT)
+        cut = payload.rfind(_SIGNED_AT, first, mid)
         signed_at: datetime | None = None
-        if cut >= 0 and predicate.endswith(b'"}'):
-            facts = self._heads.get(predicate[:cut])
+        if cut >= 0 and payload.endswith(b'"}', first, mid):
+            last = self._last_head
+            if (
+                last is not None
+                and cut - first == len(last[0])
+                and payload.startswith(last[0], first)
+            ):
+                facts = last[1]
+            else:
+                head = payload[first:cut]
+                facts = self._heads.get(head)
+                if facts is not None:
+                    self._last_head = (head, facts)
             if facts is not None:
-                stamp = self._time(predicate[cut + len(_SIGNED_AT) : -2])
+                stamp = self._time(payload[cut + len(_SIGNED_AT) : mid - 2])
                 if stamp is None:
                     return None
                 signed_text, signed_at = stamp
         if facts is None:
-            facts = self._wholes.get(predicate)
+            facts = self._wholes.get(payload[first:mid])
             if facts is None:
                 return None
             signed_text = facts.data.get("signed_at")
@@ -889,10 +902,18 @@ class Verifier:
         env = batch.get("dsse")
         facts: Any = None
         if type(env) is dict:
-            try:
-                facts = self._batches.get(orjson.dumps(env))
-            except orjson.JSONEncodeError:
-                return None
+            last = self._last_envelope
+            if last is not None and last[0] == env:
+                facts = last[1]
+            else:
+                try:
+                    key = orjson.dumps(env)
+                except orjson.JSONEncodeError:
+                    return None
+                facts = self._batches.get(key)
+                if type(facts) is _BatchFacts:
+                    # A copy: the record's own dict may change after it is verified.
+                    self._last_envelope = (orjson.loads(key), facts)
         if type(facts) is not _BatchFacts:
             try:
                 facts = self._batch(batch, source)

@@ -249,6 +249,21 @@ def test_untampered_batches_are_proven_jointly_not_walked(monkeypatch: pytest.Mo
     assert [(r.batch.index, r.batch.size) for r in results[16:19]] == [(0, 16), (1, 16), (2, 16)]
 
 
+def test_an_envelope_changed_in_place_after_a_verify_is_checked_again() -> None:
+    records = batched(6, 6)
+    verifier = Verifier(TRUST, now=SIGNED_AT)
+    items = [
+        (n, r, canonical.parse_and_digest(orjson.dumps(r))[1]) for n, r in enumerate(records, 1)
+    ]
+    assert all(r.ok for r in verifier.verify_many("f.jsonl", items))
+    signature = prov(records[1])["batch"]["dsse"]["signatures"][0]
+    signature["sig"] = base64.b64encode(OTHER.sign(b"other")).decode("ascii")
+    again = verifier.verify_many("f.jsonl", items[1:])
+    expected = reference(records)[1:]
+    assert [r.status for r in expected] == ["bad-signature", "ok", "ok", "ok", "ok"]
+    assert [(r.status, r.reason) for r in again] == [(r.status, r.reason) for r in expected]
+
+
 @pytest.mark.parametrize("size", [1, 2, 3, 5, 8, 13])
 def test_every_run_of_a_batch_is_proven(size: int) -> None:
     records = batched(size, size)
