@@ -60,7 +60,8 @@ class AuditState:
     """What the audit gathers per chunk; merged in input order."""
 
     tally: ClassTally = field(default_factory=ClassTally)
-    class_sources: dict[str, Counter[str]] = field(default_factory=dict)
+    class_sources: dict[tuple[Any, ...], Counter[str]] = field(default_factory=dict)
+    """record class key → shard → records (keys, not ids: an id costs a hash per record)."""
     failed: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
     """(status, source) → [count, sample record ids or line numbers]."""
     duplicates: DuplicateCounter = field(default_factory=DuplicateCounter)
@@ -82,7 +83,7 @@ class AuditCollector:
         if result.ok and result.manifest is not None:
             record_class = RecordClass.of(result.manifest)
             state.tally.add_class(record_class)
-            state.class_sources.setdefault(record_class.id, Counter())[result.source] += 1
+            state.class_sources.setdefault(record_class.key, Counter())[result.source] += 1
             return
         key = (result.status.value, result.source)
         entry = state.failed.setdefault(key, [0, []])
@@ -92,8 +93,8 @@ class AuditCollector:
 
     def merge(self, a: AuditState, b: AuditState) -> AuditState:
         a.tally = a.tally.merge(b.tally)
-        for class_id, sources in b.class_sources.items():
-            a.class_sources.setdefault(class_id, Counter()).update(sources)
+        for key, sources in b.class_sources.items():
+            a.class_sources.setdefault(key, Counter()).update(sources)
         for key, (count, samples) in b.failed.items():
             entry = a.failed.setdefault(key, [0, []])
             entry[0] += count
@@ -599,7 +600,7 @@ def run_audit(
         dataset_digest="sha256:" + state.digest.root().hex(),
         policies=tuple(_policy_refs(inputs, used)),
         graph=_graph_view(graph),
-        class_sources={k: dict(v) for k, v in state.class_sources.items()},
+        class_sources={c.id: dict(state.class_sources.get(c.key, {})) for c in classes},
         trust_store_version=trust.version,
         intent_source=inputs.intent_source,
     )
