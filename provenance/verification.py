@@ -47,6 +47,7 @@ from provenance.manifest import (
     PAYLOAD_TYPE,
     PREDICATE_TYPE,
     STATEMENT_TYPE,
+    Contribution,
     Manifest,
     ManifestError,
     RecordPredicate,
@@ -433,6 +434,40 @@ class Verifier:
     def _check(
         self, prov: Any, record: Mapping[str, Any], digest: str, source: str
     ) -> tuple[_Facts, TrustedKey, _BatchFacts | None, int]:
+        facts, signer, batch, index = self._attest(prov, digest, source)
+        self._check_content(record, digest, facts)
+        return facts, signer, batch, index
+
+    def verify_part(self, prov: Any, pointer: str, value: Any, source: str = "") -> Contribution:
+        """Prove who wrote one part of a record without the rest of it.
+
+        ``prov`` is the record's ``_provenance``; the signature, the signer's trust and the
+        statement are checked as for a whole record, then ``value`` must match the signed
+        ``part_digest`` of the contribution at ``pointer``. Returns that contribution (its
+        generator, role, terms and time); raises :class:`VerificationError` otherwise. The content
+        digest of the whole record is not checked: the other parts are not at hand.
+        """
+        facts, _signer, _batch, _index = self._attest(prov, "", source)
+        for contribution in facts.manifest().predicate.contributions:
+            if contribution.pointer != pointer:
+                continue
+            if contribution.part_digest is None:
+                raise _fail(
+                    Status.MALFORMED, f"the manifest signs no digest of part {pointer!r} on its own"
+                )
+            if part_digest(value) != contribution.part_digest:
+                raise VerificationError(
+                    f"part {pointer!r} does not match its signed digest",
+                    status=Status.CONTENT_MISMATCH.value,
+                    record_id=facts.record_id,
+                )
+            return contribution
+        raise _fail(Status.MALFORMED, f"the manifest names no part {pointer!r}")
+
+    def _attest(
+        self, prov: Any, digest: str, source: str
+    ) -> tuple[_Facts, TrustedKey, _BatchFacts | None, int]:
+        """Signature, signer trust and statement of a manifest; not the record's content."""
         if type(prov) is not dict and not isinstance(prov, Mapping):
             raise _fail(Status.MALFORMED, "_provenance is not an object")
         batch: _BatchFacts | None = None
@@ -453,7 +488,6 @@ class Verifier:
             self._check_signers(signers, facts, batch.signed_at)
         else:
             raise _fail(Status.MALFORMED, "_provenance holds neither a 'dsse' envelope nor a batch")
-        self._check_content(record, digest, facts)
         return facts, signers[0], batch, index
 
     def _check_content(self, record: Mapping[str, Any], digest: str, facts: _Facts) -> None:

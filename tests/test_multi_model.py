@@ -6,6 +6,7 @@ import base64
 from pathlib import Path
 
 import orjson
+import pytest
 
 from provenance.manifest import Generator
 from provenance.project import load_signer
@@ -126,3 +127,36 @@ def test_changing_one_part_fails_and_removing_a_contribution_breaks_the_signatur
     result = cli("verify", "forged.jsonl")
     assert result.code == 1
     assert "bad-signature" in result.out
+
+
+def test_a_part_digest_proves_its_author_with_the_other_parts_withheld(project_dir: Path) -> None:
+    from provenance.errors import VerificationError
+    from provenance.project import load_trust
+    from provenance.verification import Verifier
+
+    tagger = Tagger(load_signer("gen"), provider="openai", model="gpt-4o", part_digests=True)
+    draft = RecordDraft({"id": "pref-2", "prompt": "Capital of Japan?"})
+    draft.set("/chosen", "Tokyo.", generator=Generator("zephyrus", "zephyrus-2"))
+    draft.set("/rejected", "Kyoto.", generator=Generator("fabrikam", "fabrikam-7b"))
+    draft.set("/score", 9, role="judgement", generator=Generator("contoso", "contoso-large-2"))
+    signed = tagger.sign_draft(draft)
+    verifier = Verifier(load_trust(project_dir / ".provenance" / "trust.yaml"))
+
+    # Only the manifest and the judge's score are disclosed: prompt and answers are withheld.
+    judge = verifier.verify_part(signed["_provenance"], "/score", 9)
+    assert (judge.generator.provider, judge.generator.model, judge.role) == (
+        "contoso",
+        "contoso-large-2",
+        "judgement",
+    )
+    chosen = verifier.verify_part(signed["_provenance"], "/chosen", "Tokyo.")
+    assert chosen.generator.provider == "zephyrus"
+
+    with pytest.raises(VerificationError, match="does not match its signed digest"):
+        verifier.verify_part(signed["_provenance"], "/score", 2)
+    with pytest.raises(VerificationError, match="does not match"):
+        verifier.verify_part(signed["_provenance"], "/chosen", "Kyoto.")  # another part's value
+    stranger = Verifier(load_trust(project_dir / ".provenance" / "trust.yaml").__class__())
+    with pytest.raises(VerificationError) as info:
+        stranger.verify_part(signed["_provenance"], "/score", 9)
+    assert info.value.status == "untrusted-signer"
