@@ -389,19 +389,8 @@ class Verifier:
             )
         try:
             facts, signer, batch, index = self._check(prov, record, digest, source)
-        except VerificationError as exc:
-            return RecordResult(
-                source,
-                line,
-                Status(exc.status),
-                exc.message,
-                exc.record_id or _guess_id(record),
-                digest,
-            )
         except ProvenanceError as exc:
-            return RecordResult(
-                source, line, Status.MALFORMED, exc.message, _guess_id(record), digest
-            )
+            return _failure(exc, source, line, record, digest)
         return self._ok(source, line, digest, facts, signer, batch, index, details)
 
     def _ok(
@@ -1007,19 +996,8 @@ class Verifier:
             facts = self._statement_facts(leaf.statement, PAYLOAD_TYPE, digest)
             self._check_signers(leaf.facts.signers, facts, leaf.facts.signed_at)
             self._check_content(record, digest, facts)
-        except VerificationError as exc:
-            return RecordResult(
-                source,
-                line,
-                Status(exc.status),
-                exc.message,
-                exc.record_id or _guess_id(record),
-                digest,
-            )
         except ProvenanceError as exc:
-            return RecordResult(
-                source, line, Status.MALFORMED, exc.message, _guess_id(record), digest
-            )
+            return _failure(exc, source, line, record, digest)
         return self._ok(
             source, line, digest, facts, leaf.facts.signers[0], leaf.facts, leaf.position, details
         )
@@ -1063,6 +1041,22 @@ def _read_sidecar(path: Path) -> dict[str, Any] | str:
             return f"batch sidecar {path.name} line {number}: needs a 'root' and a 'dsse' envelope"
         index.setdefault(entry["root"], entry.get("dsse"))
     return index
+
+
+def _failure(
+    exc: ProvenanceError, source: str, line: int, record: Mapping[str, Any], digest: str
+) -> RecordResult:
+    """The result for a record whose check raised: its status, or ``malformed``."""
+    if isinstance(exc, VerificationError):
+        return RecordResult(
+            source,
+            line,
+            Status(exc.status),
+            exc.message,
+            exc.record_id or _guess_id(record),
+            digest,
+        )
+    return RecordResult(source, line, Status.MALFORMED, exc.message, _guess_id(record), digest)
 
 
 def _guess_id(record: Mapping[str, Any]) -> str | None:
