@@ -18,7 +18,7 @@ from provenance.keys import PrivateKeySigner
 from provenance.manifest import Parent
 from provenance.tagging import Tagger
 from provenance.trust import TrustedKey, TrustStore
-from tests.conftest import ASSETS, chat_records, write_jsonl
+from tests.conftest import ASSETS, CliResult, Runner, chat_records, write_jsonl
 
 POLICY = ASSETS / "policy"
 LIBRARY = POLICY / "library"
@@ -79,6 +79,15 @@ def contoso_shard(path: Path, *, prefix: str, n: int) -> Path:
         service="api",
         prefix=prefix,
         n=n,
+    )
+
+
+def audit_to(cli: Runner, fmt: str, out: Path | None = None) -> CliResult:
+    """``provenance audit data`` against the competing intent and fixture library, as ``fmt``,
+    to ``out`` (or standard output)."""
+    extra = () if out is None else ("-o", out)
+    return cli(
+        "audit", "data", "--intent", COMPETING, "--policies", LIBRARY, "--format", fmt, *extra
     )
 
 

@@ -11,10 +11,9 @@ from provenance.report import RENDERERS
 from provenance.report.graph_layout import report_graph
 from tests.conftest import Runner
 from tests.report.helpers import (
-    COMPETING,
-    LIBRARY,
     Scenario,
     Scenarios,
+    audit_to,
     contoso_shard,
 )
 from tests.report.html_dom import Element, parse
@@ -182,9 +181,7 @@ def test_cli_html(project_dir: Path, cli: Runner) -> None:
 
     contoso_shard(project_dir / "data" / "a.jsonl", prefix="a", n=2)
     out = project_dir / "audit.html"
-    result = cli(
-        "audit", "data", "--intent", COMPETING, "--policies", LIBRARY, "--format", "html", "-o", out
-    )
+    result = audit_to(cli, "html", out)
     assert result.code == 1
     dom = parse(out.read_text(encoding="utf-8"))
     verdict = dom.by_id("verdict")

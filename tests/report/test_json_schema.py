@@ -17,11 +17,10 @@ from provenance.report import RENDERERS
 from provenance.verification import Status
 from tests.conftest import Runner
 from tests.report.helpers import (
-    COMPETING,
-    LIBRARY,
     REPO,
     Scenario,
     Scenarios,
+    audit_to,
     contoso_shard,
 )
 
@@ -179,7 +178,7 @@ def test_cli_json_report_validates_and_exit_code_matches_verdict(
 
     contoso_shard(project_dir / "data" / "a.jsonl", prefix="a", n=3)
     (project_dir / "data" / "human.jsonl").write_text('{"id": "h1", "text": "hello"}\n')
-    result = cli("audit", "data", "--intent", COMPETING, "--policies", LIBRARY, "--format", "json")
+    result = audit_to(cli, "json")
     document = orjson.loads(result.out)
     assert _errors(validator, document) == []
     assert document["verdict"] == "fail"

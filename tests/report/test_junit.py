@@ -9,10 +9,9 @@ from provenance.report import RENDERERS
 from provenance.report.common import rule_groups
 from tests.conftest import Runner
 from tests.report.helpers import (
-    COMPETING,
-    LIBRARY,
     Scenario,
     Scenarios,
+    audit_to,
     contoso_shard,
 )
 
@@ -118,7 +117,7 @@ def test_control_characters_never_break_the_xml(scenarios: Scenarios) -> None:
 def test_cli_writes_junit(project_dir: Path, cli: Runner) -> None:
 
     contoso_shard(project_dir / "data" / "a.jsonl", prefix="a", n=2)
-    result = cli("audit", "data", "--intent", COMPETING, "--policies", LIBRARY, "--format", "junit")
+    result = audit_to(cli, "junit")
     assert result.code == 1
     root = ET.fromstring(result.out.encode("utf-8"))
     assert root.get("failures") == "1"

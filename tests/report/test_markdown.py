@@ -10,10 +10,9 @@ from provenance.report import RENDERERS
 from provenance.report.markdown import code, link, md
 from tests.conftest import Runner
 from tests.report.helpers import (
-    COMPETING,
-    LIBRARY,
     Scenario,
     Scenarios,
+    audit_to,
     contoso_shard,
 )
 
@@ -111,18 +110,7 @@ def test_cli_markdown(project_dir: Path, cli: Runner) -> None:
 
     contoso_shard(project_dir / "data" / "a.jsonl", prefix="a", n=2)
     out = project_dir / "summary.md"
-    result = cli(
-        "audit",
-        "data",
-        "--intent",
-        COMPETING,
-        "--policies",
-        LIBRARY,
-        "--format",
-        "markdown",
-        "-o",
-        out,
-    )
+    result = audit_to(cli, "markdown", out)
     assert result.code == 1
     text = out.read_text(encoding="utf-8")
     assert "FAIL" in text.splitlines()[0]

@@ -14,11 +14,10 @@ from provenance.report import RENDERERS
 from provenance.report.sarif import INTENT_ENV, SarifRenderer
 from tests.conftest import Runner
 from tests.report.helpers import (
-    COMPETING,
-    LIBRARY,
     SCHEMAS,
     Scenario,
     Scenarios,
+    audit_to,
     contoso_shard,
 )
 
@@ -190,18 +189,7 @@ def test_cli_writes_sarif(
 
     contoso_shard(project_dir / "data" / "a.jsonl", prefix="a", n=3)
     out = project_dir / "reports" / "audit.sarif"
-    result = cli(
-        "audit",
-        "data",
-        "--intent",
-        COMPETING,
-        "--policies",
-        LIBRARY,
-        "--format",
-        "sarif",
-        "-o",
-        out,
-    )
+    result = audit_to(cli, "sarif", out)
     assert result.code == 1
     assert "sarif" in RENDERERS
     log = json.loads(out.read_text(encoding="utf-8"))
