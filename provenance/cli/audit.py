@@ -76,7 +76,7 @@ def audit(
     paths = expand_paths(data)
     with progress_bar(paths, "auditing") as progress:
         report = audit_lib.run_audit(
-            data,
+            [str(p) for p in paths],  # already expanded: the folders are walked once
             inputs,
             store,
             fail_on=fail_on,  # type: ignore[arg-type]
