@@ -20,11 +20,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from provenance import __version__, project
 from provenance.errors import ConfigError, InputError
 from provenance.limits import DEFAULT_LIMITS, Limits
+from provenance.manifest import RecordPredicate
 from provenance.policy import loader
 from provenance.policy.classes import ClassTally, RecordClass
 from provenance.policy.engine import evaluate
@@ -42,9 +43,9 @@ from provenance.policy.model import (
 from provenance.policy.report import Finding, MissingProvenance, PolicyReport
 from provenance.scan import ScanPartial, scan_paths
 from provenance.sources import expand_paths
-from provenance.stats import CompactRange, DuplicateCounter
+from provenance.stats import CompactRange, DuplicateCounter, leaf_hashes
 from provenance.trust import TrustStore
-from provenance.verification import RecordResult, Status, Verifier
+from provenance.verification import RecordResult, Status, Verified, Verifier
 
 FailOn = Literal["deny", "review", "never"]
 COLLAPSE_RISK = "provenance/model-collapse-risk"
@@ -63,33 +64,115 @@ class AuditState:
     class_sources: dict[tuple[Any, ...], Counter[str]] = field(default_factory=dict)
     """record class key → shard → records (keys, not ids: an id costs a hash per record)."""
     failed: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
-    """(status, source) → [count, sample record ids or line numbers]."""
+    """(status, source) → [count, samples: record ids, or line numbers as ints]."""
     duplicates: DuplicateCounter = field(default_factory=DuplicateCounter)
-    pending_leaves: list[bytes] = field(default_factory=list)
     digest: CompactRange = field(default_factory=CompactRange)
+    digests: bytes = b""
+    """Content digests (32 bytes each, in input order) of a sealed chunk, not yet counted."""
+    leaves: bytes = b""
+    """Their leaf hashes, not yet folded into :attr:`digest`."""
+    hex_digests: list[str] = field(default_factory=list)
+    """In a worker, before :meth:`AuditCollector.seal`: content digests as read."""
+    open_classes: dict[int, _OpenClass] = field(default_factory=dict)
+    """In a worker, before :meth:`AuditCollector.seal`: id of a predicate → its records."""
+
+    def fold(self) -> None:
+        """Count and fold the pending digests (in the parent, in input order)."""
+        if self.digests:
+            self.duplicates.add_many(self.digests)
+            self.digest.extend(self.leaves)
+            self.digests = self.leaves = b""
+
+
+@dataclass
+class _OpenClass:
+    """Verified records of one chunk that share a predicate object."""
+
+    predicate: RecordPredicate
+    count: int = 0
+    samples: list[str] = field(default_factory=list)
+    """The smallest record ids seen, at most ``MAX_SAMPLES``, as :class:`RecordClass` keeps."""
 
 
 class AuditCollector:
-    """The :class:`~provenance.scan.Collector` of the audit."""
+    """The :class:`~provenance.scan.Collector` of the audit.
+
+    Per verified record a worker only counts it under its predicate object (which the verifier
+    shares between records with the same predicate) and keeps its digest; at the end of the chunk
+    the predicates become record classes (one :meth:`RecordClass.of_predicate` per predicate, not
+    per record) and the digests become one string of bytes and their leaf hashes. The parent folds
+    those into the duplicate count and the dataset digest a chunk at a time.
+    """
+
+    def __init__(self) -> None:
+        self._templates: dict[int, tuple[RecordPredicate, RecordClass]] = {}
 
     def new(self) -> AuditState:
         return AuditState()
 
+    def add_verified(
+        self, state: AuditState, source: str, line: int, verified: Verified, digest: str
+    ) -> None:
+        state.hex_digests.append(digest)
+        predicate = verified.predicate
+        if predicate is None:
+            raise ValueError("a verified record without its predicate")
+        entry = state.open_classes.get(id(predicate))
+        if entry is None:
+            entry = state.open_classes[id(predicate)] = _OpenClass(predicate)
+        entry.count += 1
+        samples = entry.samples
+        record_id = verified.record_id
+        if len(samples) < MAX_SAMPLES:
+            if record_id not in samples:
+                samples.append(record_id)
+                samples.sort()
+        elif record_id < samples[-1] and record_id not in samples:
+            samples[-1] = record_id
+            samples.sort()
+
     def add(self, state: AuditState, record: dict[str, Any] | None, result: RecordResult) -> None:
         if result.content_digest is not None:
-            raw = bytes.fromhex(result.content_digest)
-            state.duplicates.add(raw)
-            state.pending_leaves.append(raw)
-        if result.ok and result.manifest is not None:
-            record_class = RecordClass.of(result.manifest)
-            state.tally.add_class(record_class)
-            state.class_sources.setdefault(record_class.key, Counter())[result.source] += 1
-            return
+            state.hex_digests.append(result.content_digest)
         key = (result.status.value, result.source)
         entry = state.failed.setdefault(key, [0, []])
         entry[0] += 1
         if len(entry[1]) < MAX_SAMPLES:
-            entry[1].append(result.record_id or f"line {result.line}")
+            entry[1].append(result.record_id or result.line)
+
+    def seal(self, state: AuditState, source: str) -> None:
+        for entry in state.open_classes.values():
+            template = self._template(entry.predicate)
+            record_class = RecordClass(
+                template.contributions,
+                template.organization,
+                template.parents,
+                entry.count,
+                tuple(entry.samples),
+            )
+            state.tally.add_class(record_class)
+            state.class_sources.setdefault(record_class.key, Counter())[source] += entry.count
+        state.open_classes = {}
+        if state.hex_digests:
+            digests = bytes.fromhex("".join(state.hex_digests))
+            state.hex_digests = []
+            state.digests += digests
+            state.leaves += leaf_hashes(digests)
+
+    def _template(self, predicate: RecordPredicate) -> RecordClass:
+        """The record class of a predicate object, remembered while the object lives."""
+        known = self._templates.get(id(predicate))
+        if known is not None and known[0] is predicate:
+            return known[1]
+        if len(self._templates) >= _TEMPLATES:
+            self._templates.clear()
+        template = RecordClass.of_predicate(predicate)
+        self._templates[id(predicate)] = (predicate, template)
+        return template
+
+    def shift(self, state: AuditState, lines: int) -> None:
+        for entry in state.failed.values():
+            entry[1] = [s + lines if isinstance(s, int) else s for s in entry[1]]
 
     def merge(self, a: AuditState, b: AuditState) -> AuditState:
         a.tally = a.tally.merge(b.tally)
@@ -99,22 +182,22 @@ class AuditCollector:
             entry = a.failed.setdefault(key, [0, []])
             entry[0] += count
             entry[1] = (entry[1] + samples)[:MAX_SAMPLES]
-        a.duplicates.merge(b.duplicates)
         # The dataset digest is ordered: ``a`` holds everything before ``b``.
-        for leaf in a.pending_leaves:
-            a.digest.push(_leaf(leaf))
-        a.pending_leaves = []
         if b.digest.size:
             raise ValueError("audit partials must be merged in input order, left to right")
-        for leaf in b.pending_leaves:
-            a.digest.push(_leaf(leaf))
+        a.fold()
+        a.duplicates.merge(b.duplicates)
+        a.digests, a.leaves = b.digests, b.leaves
+        a.fold()
         return a
 
 
-def _leaf(content_digest: bytes) -> bytes:
-    from provenance import merkle
+_TEMPLATES: Final = 4096
+"""Record classes of predicate objects a worker remembers."""
 
-    return merkle.leaf_hash(content_digest)
+
+def _sample_text(sample: str | int) -> str:
+    return sample if isinstance(sample, str) else f"line {sample}"
 
 
 # ---- the report model ------------------------------------------------------------------------
@@ -445,7 +528,7 @@ def _missing(state: AuditState) -> list[MissingProvenance]:
         entry[0] += count
         entry[1] = (entry[1] + samples)[:MAX_SAMPLES]
     return [
-        MissingProvenance(status, count, tuple(samples))
+        MissingProvenance(status, count, tuple(_sample_text(s) for s in samples))
         for status, (count, samples) in grouped.items()
     ]
 
@@ -565,7 +648,7 @@ def run_audit(
     )
     _no_verdict(partial)
     state = partial.extra or AuditState()
-    state = collector.merge(state, AuditState())  # flush pending leaves into the digest
+    state.fold()
     datasets = dataset_classes(inputs, verifier, workers)
     classes = state.tally.classes()
     graph = LineageGraph.build(classes, inputs.library.catalog, inputs.lineage, datasets, limits)
@@ -649,7 +732,7 @@ def dataset_classes(
         classes = list(state.tally.classes())
         unattributed = sum(count for count, _ in state.failed.values())
         if unattributed:
-            samples = [str(s) for _, ids in state.failed.values() for s in ids]
+            samples = [_sample_text(s) for _, ids in state.failed.values() for s in ids]
             classes.append(RecordClass.unattributed(unattributed, samples))
         out[dataset.name] = classes
     return out

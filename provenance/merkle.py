@@ -45,15 +45,7 @@ def root_from_leaf_hashes(leaves: Sequence[bytes]) -> bytes:
     Pairing left to right and carrying an odd last node up unchanged gives the same tree as the
     RFC's recursive split at the largest power of two.
     """
-    if not leaves:
-        return EMPTY_ROOT
-    level = list(leaves)
-    while len(level) > 1:
-        nxt = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
-        if len(level) % 2:
-            nxt.append(level[-1])
-        level = nxt
-    return level[0]
+    return tree_levels(leaves)[-1][0]
 
 
 def inclusion_proofs(leaves: Sequence[bytes]) -> list[list[bytes]]:

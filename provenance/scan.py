@@ -47,11 +47,28 @@ C = TypeVar("C")
 
 
 class Collector(Protocol[C]):
-    """Gathers extra facts per verified record into a mergeable value (used by the audit)."""
+    """Gathers extra facts per record into a mergeable value (used by the audit and the registry).
+
+    In a worker, for each chunk: :meth:`new`, then :meth:`add_verified` or :meth:`add` for every
+    record in input order, then :meth:`seal`. The parent shifts a span's line numbers with
+    :meth:`shift` and folds the chunks' values in input order with :meth:`merge`.
+    """
 
     def new(self) -> C: ...
 
-    def add(self, state: C, record: dict[str, Any] | None, result: RecordResult) -> None: ...
+    def add_verified(
+        self, state: C, source: str, line: int, verified: Verified, digest: str
+    ) -> None:
+        """A record that verified, with its content digest (hex)."""
+
+    def add(self, state: C, record: dict[str, Any] | None, result: RecordResult) -> None:
+        """A record that did not verify (``record`` is None when it is not valid JSON)."""
+
+    def seal(self, state: C, source: str) -> None:
+        """The chunk of ``source`` is done: make ``state`` ready to send to the parent."""
+
+    def shift(self, state: C, lines: int) -> None:
+        """Line numbers in ``state`` count from a span's start: add ``lines`` to them."""
 
     def merge(self, a: C, b: C) -> C: ...
 
@@ -301,6 +318,8 @@ def scan_chunk(
             collector,
             max_failures,
         )
+    if collector is not None and partial.extra is not None:
+        collector.seal(partial.extra, chunk.source)
     return partial
 
 
@@ -331,7 +350,7 @@ def _scan_block(
         else:
             parsed.append((number, record, digest))
     valid = [item for item in parsed if item[0] not in invalid] if invalid else parsed
-    outcomes = iter(verifier.verify_many(source, valid, details=collector is not None))
+    outcomes = iter(verifier.verify_many(source, valid, details=False))
     partial.total += len(parsed)
     counts = partial.counts
     extra = partial.extra if collector is not None else None
@@ -348,20 +367,12 @@ def _scan_block(
         if isinstance(outcome, Verified):
             if outcome.root is None or partial.note_leaf(outcome.root, outcome.leaf, outcome.size):
                 ok += 1
+                if collector is not None and extra is not None:
+                    collector.add_verified(extra, source, number, outcome, digest)
                 continue
             result = _duplicate(source, number, outcome.record_id, digest, outcome.leaf)
         else:
             result = outcome
-            if result.ok:
-                position = result.batch
-                if position is None or partial.note_batch(result):
-                    ok += 1
-                    if collector is not None and extra is not None:
-                        collector.add(extra, record, result)
-                    continue
-                result = _duplicate(
-                    source, number, result.record_id, result.content_digest, position.index
-                )
         counts[result.status.value] = counts.get(result.status.value, 0) + 1
         partial.fail(_slim(result), max_failures)
         if collector is not None and extra is not None:
@@ -450,10 +461,12 @@ def spans(
             start = end + 1
 
 
-def _shift(partial: ScanPartial[C], lines: int) -> ScanPartial[C]:
+def _shift(partial: ScanPartial[C], lines: int, collector: Collector[C] | None) -> ScanPartial[C]:
     """A span's partial with its line numbers counted from the start of the file."""
     if lines:
         partial.failures = [replace(f, line=f.line + lines) for f in partial.failures]
+        if collector is not None and partial.extra is not None:
+            collector.shift(partial.extra, lines)
     return partial
 
 
@@ -485,9 +498,9 @@ def _work(task: Chunk | Span) -> tuple[ScanPartial[Any], int]:
     return partial, chunk.data.count(b"\n") + 1 if isinstance(task, Span) else 0
 
 
-def _tasks(paths: Sequence[Path], by_span: bool) -> Iterator[Chunk | Span]:
+def _tasks(paths: Sequence[Path]) -> Iterator[Chunk | Span]:
     for path in paths:
-        if by_span and JsonlSource.accepts(path) and not path.name.endswith((".gz", ".zst")):
+        if JsonlSource.accepts(path) and not path.name.endswith((".gz", ".zst")):
             yield from spans(path, CHUNK_BYTES)
         else:
             yield from _chunks([path])
@@ -525,9 +538,6 @@ def scan_paths(
         return result
     context = get_context("fork")
     window: deque[tuple[Future[tuple[ScanPartial[C], int]], Chunk | Span]] = deque()
-    # Spans number their lines from 1; with a collector (which may keep line numbers) the parent
-    # reads the data and hands over chunks numbered from the start of the file.
-    by_span = collector is None
     lines_before: dict[str, int] = {}
     with ProcessPoolExecutor(
         workers,
@@ -542,7 +552,7 @@ def scan_paths(
             partial, lines = future.result()
             if isinstance(task, Span):
                 before = lines_before.get(task.source, 0)
-                partial = _shift(partial, before)
+                partial = _shift(partial, before, collector)
                 lines_before[task.source] = before + lines
                 done_bytes += task.end - task.start
             else:
@@ -551,7 +561,7 @@ def scan_paths(
             if progress:
                 progress(result.total, done_bytes)
 
-        for task in _tasks(paths, by_span):
+        for task in _tasks(paths):
             window.append((pool.submit(_work, task), task))
             if len(window) >= 2 * workers:
                 drain_one()

@@ -157,6 +157,11 @@ class Verified(NamedTuple):
     root: str | None
     leaf: int
     size: int
+    signer: str | None = None
+    """Name of the trusted key that signed."""
+    predicate: RecordPredicate | None = None
+    """The record's validated predicate. Records whose statements share a predicate (up to the
+    signing time) share this object, so a caller can key work on its identity."""
 
 
 @dataclass(frozen=True)
@@ -405,9 +410,12 @@ class Verifier:
         details: bool,
     ) -> Outcome:
         if not details:
+            predicate = facts.predicate.predicate
             if batch is None:
-                return Verified(facts.record_id, None, 0, 0)
-            return Verified(facts.record_id, batch.root_hex, index, batch.size)
+                return Verified(facts.record_id, None, 0, 0, signer.name, predicate)
+            return Verified(
+                facts.record_id, batch.root_hex, index, batch.size, signer.name, predicate
+            )
         return RecordResult(
             source,
             line,

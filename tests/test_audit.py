@@ -236,6 +236,31 @@ def test_dataset_digest_is_stable_across_workers_and_formats(project_dir: Path) 
     )
 
 
+def test_spans_on_two_workers_give_the_one_process_report(
+    project_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers read their own spans of the file and number lines from the span's start; the
+    report (sample line numbers, class samples, duplicates, digest) is the one-process report."""
+    from provenance import scan
+
+    path = _tag(project_dir, "contoso", "contoso-large-2", "contoso", n=40)
+    lines = path.read_bytes().splitlines()
+    lines.insert(30, b'{"text": "untagged, no id (b)"}')
+    lines.insert(11, b'{"text": "untagged, no id (a)"}')
+    lines.append(lines[5])  # an exact duplicate in another span
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    monkeypatch.setattr(scan, "CHUNK_BYTES", 4_000)
+    assert len(list(scan.spans(path, 4_000))) > 5
+    one = audit([project_dir / "data"], COMPETING, policies=LIBRARY, workers=1)
+    two = audit([project_dir / "data"], COMPETING, policies=LIBRARY, workers=2)
+    missing = next(d for d in two.policy.decisions if d.terms == "provenance/missing-provenance")
+    assert set(missing.sample_record_ids) == {"line 12", "line 32"}
+    assert two.to_dict()["decisions"] == one.to_dict()["decisions"]
+    assert two.summary == one.summary
+    assert two.summary.duplicate_rate == pytest.approx(1 / 43)
+    assert two.dataset_digest == one.dataset_digest
+
+
 # ---- no verdict: exit 2 with file and line ------------------------------------------------
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from contextlib import nullcontext
+from dataclasses import replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -23,7 +24,7 @@ from provenance.scan import report_from, scan_paths
 from provenance.sources import expand_paths, open_source
 from provenance.sources.jsonl import JsonlSource, open_binary_write
 from provenance.tagging import RecordWriter, Tagger, sidecar_path, tag_jsonl
-from provenance.verification import PROVENANCE_KEY, RecordResult, Verifier
+from provenance.verification import PROVENANCE_KEY, RecordResult, Status, Verified, Verifier
 
 
 class OutputFormat(StrEnum):
@@ -327,8 +328,23 @@ class _Lister:
     def new(self) -> list[RecordResult]:
         return []
 
+    def add_verified(
+        self, state: list[RecordResult], source: str, line: int, verified: Verified, digest: str
+    ) -> None:
+        state.append(
+            RecordResult(
+                source, line, Status.OK, "", verified.record_id, digest, signer=verified.signer
+            )
+        )
+
     def add(self, state: list[RecordResult], record: Any, result: RecordResult) -> None:
         state.append(result)
+
+    def seal(self, state: list[RecordResult], source: str) -> None:
+        """Nothing to do: results are complete."""
+
+    def shift(self, state: list[RecordResult], lines: int) -> None:
+        state[:] = [replace(r, line=r.line + lines) for r in state]
 
     def merge(self, a: list[RecordResult], b: list[RecordResult]) -> list[RecordResult]:
         return a + b

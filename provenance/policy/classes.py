@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from provenance.manifest import Manifest
+from provenance.manifest import Manifest, RecordPredicate
 from provenance.policy.fields import Fields, Where
 from provenance.policy.model import Generation
 
@@ -61,7 +61,13 @@ class RecordClass:
     @classmethod
     def of(cls, manifest: Manifest, count: int = 1) -> RecordClass:
         """The class of one manifest, counting ``count`` records."""
-        predicate = manifest.predicate
+        return cls.of_predicate(manifest.predicate, count, (manifest.record_id,))
+
+    @classmethod
+    def of_predicate(
+        cls, predicate: RecordPredicate, count: int = 1, sample_record_ids: tuple[str, ...] = ()
+    ) -> RecordClass:
+        """The class of records with this predicate (the class never depends on the subject)."""
         organization = predicate.organization
         contributions = tuple(
             sorted(
@@ -72,7 +78,7 @@ class RecordClass:
         parents = tuple(
             sorted({p.name for p in predicate.parents if p.kind == "dataset" and p.name})
         )
-        return cls(contributions, organization, parents, count, (manifest.record_id,))
+        return cls(contributions, organization, parents, count, sample_record_ids)
 
     @classmethod
     def unattributed(cls, count: int, sample_record_ids: Iterable[str] = ()) -> RecordClass:

@@ -33,11 +33,12 @@ from provenance.scan import ScanPartial, scan_paths
 from provenance.sources import expand_paths, open_source
 from provenance.sources.base import RawRecord
 from provenance.trust import TrustStore
-from provenance.verification import PROVENANCE_KEY, RecordResult, Status, Verifier
+from provenance.verification import PROVENANCE_KEY, RecordResult, Status, Verified, Verifier
 
 CHUNK_RECORDS = 500
 """Records written per transaction."""
 _STATUSES = [s.value for s in Status]
+_OK = _STATUSES.index(Status.OK.value)
 _SUFFIXES = (".gz", ".zst", ".jsonl", ".ndjson", ".parquet")
 
 
@@ -55,10 +56,22 @@ class DigestCollector:
     def new(self) -> DigestState:
         return DigestState()
 
+    def add_verified(
+        self, state: DigestState, source: str, line: int, verified: Verified, digest: str
+    ) -> None:
+        state.digests += bytes.fromhex(digest)
+        state.statuses.append(_OK)
+
     def add(self, state: DigestState, record: dict[str, Any] | None, result: RecordResult) -> None:
         digest = result.content_digest
         state.digests += bytes.fromhex(digest) if digest else bytes(32)
         state.statuses.append(_STATUSES.index(result.status.value))
+
+    def seal(self, state: DigestState, source: str) -> None:
+        """Nothing to do: the state is already compact."""
+
+    def shift(self, state: DigestState, lines: int) -> None:
+        """Nothing to do: the state keeps no line numbers."""
 
     def merge(self, a: DigestState, b: DigestState) -> DigestState:
         a.digests += b.digests
