@@ -89,9 +89,10 @@ class DuplicateCounter:
     below a threshold, how many records carry it. The threshold starts above every value (exact
     counting); whenever more than ``limit`` values are kept it halves, and the values above it are
     dropped. Every copy of a digest is in or out of the sample together, so the records in the
-    sample hold the dataset's duplicate rate as an unbiased sample of its distinct contents
-    (at least ``limit / 2`` of them: a standard error under 0.3 percentage points). Counts
-    merge associatively (the lower threshold wins), so chunks can be counted anywhere.
+    sample are those of a uniform sample of the distinct contents (at least ``limit / 2`` of
+    them), and their duplicate rate estimates the dataset's. The estimate is tight unless a few
+    contents repeat a great many times. Counts merge associatively (the lower threshold wins),
+    and the result does not depend on how the data was cut into chunks.
     """
 
     def __init__(self, limit: int = SAMPLE_LIMIT) -> None:
