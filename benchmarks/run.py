@@ -259,7 +259,9 @@ def floor(path: Path, strict: bool, proof: bool = False) -> dict[str, Any]:
             if line:
                 record, _ = parse(line)
                 if proof:
-                    leaf = sha(b"\x00" + decode(record["_provenance"]["statement"], strict_mode=True))
+                    leaf = sha(
+                        b"\x00" + decode(record["_provenance"]["statement"], strict_mode=True)
+                    )
                     sha(node + leaf.digest()).digest()
                 count += 1
     else:

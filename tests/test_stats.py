@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from itertools import pairwise
 
 import pytest
 from hypothesis import given, settings
@@ -27,7 +28,7 @@ def test_extend_in_any_pieces_gives_the_rfc_9162_root(count: int, cuts: list[int
     leaves = [merkle.leaf_hash(i.to_bytes(4, "big")) for i in range(count)]
     bounds = sorted({0, count, *(c for c in cuts if c <= count)})
     tree = CompactRange()
-    for start, end in zip(bounds, bounds[1:], strict=False):
+    for start, end in pairwise(bounds):
         tree.extend(b"".join(leaves[start:end]))
     one_by_one = CompactRange()
     for leaf in leaves:
@@ -86,7 +87,7 @@ def test_counting_in_pieces_and_merging_gives_one_answer(
     whole.add_many(_digests(values))
     bounds = sorted({0, len(values), *(c for c in cuts if c <= len(values))})
     pieces = []
-    for start, end in zip(bounds, bounds[1:], strict=False):
+    for start, end in pairwise(bounds):
         piece = DuplicateCounter(limit=50)
         piece.add_many(_digests(values[start:end]))
         pieces.append(piece)
