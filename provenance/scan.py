@@ -103,13 +103,6 @@ class ScanPartial(Generic[C]):
         else:
             self.dropped_failures += 1
 
-    def note_batch(self, result: RecordResult) -> bool:
-        """Record a verified batch leaf; False when the same leaf was already seen."""
-        position = result.batch
-        if position is None:
-            return True
-        return self.note_leaf(position.root, position.index, position.size)
-
     def note_leaf(self, root: str, index: int, size: int) -> bool:
         """Record leaf ``index`` of the batch with root ``root``; False when already seen."""
         batch = self.batches.get(root)
