@@ -36,6 +36,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -254,7 +255,7 @@ def floor(path: Path, strict: bool, proof: bool = False) -> dict[str, Any]:
         parse = canonical.parse_and_digest
         sha = hashlib.sha256
         decode = binascii.a2b_base64
-        node = b"\x01" + bytes(64)
+        node = b"\x01" + bytes(32)
         for line in _lines(path):
             if line:
                 record, _ = parse(line)
@@ -377,25 +378,18 @@ def tag_file(source: Path, output: Path, batch_size: int, sidecar: bool) -> dict
     started = time.perf_counter()
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = time.process_time() + usage.ru_utime + usage.ru_stime
-    with output.open("wb") as handle:
-        if sidecar:
-            with sidecar_path(output).open("wb") as side:
-                count = tag_jsonl(
-                    tagger,
-                    source,
-                    handle,
-                    batch_size=batch_size or None,
-                    generated_at=parse_time("2024-06-01T09:00:00Z"),
-                    sidecar=(output.name, side),
-                )
-        else:
-            count = tag_jsonl(
-                tagger,
-                source,
-                handle,
-                batch_size=batch_size or None,
-                generated_at=parse_time("2024-06-01T09:00:00Z"),
-            )
+    with (
+        output.open("wb") as handle,
+        sidecar_path(output).open("wb") if sidecar else nullcontext() as side,
+    ):
+        count = tag_jsonl(
+            tagger,
+            source,
+            handle,
+            batch_size=batch_size or None,
+            generated_at=parse_time("2024-06-01T09:00:00Z"),
+            sidecar=None if side is None else (output.name, side),
+        )
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
         "seconds": time.perf_counter() - started,

@@ -367,7 +367,7 @@ def _scan_block(
         else:
             result = outcome
         counts[result.status.value] = counts.get(result.status.value, 0) + 1
-        partial.fail(_slim(result), max_failures)
+        partial.fail(result, max_failures)
         if collector is not None and extra is not None:
             collector.add(extra, record, result)
     if ok:
@@ -384,23 +384,6 @@ def _duplicate(
         f"leaf {index} of this batch appears twice",
         record_id,
         digest,
-    )
-
-
-def _slim(result: RecordResult) -> RecordResult:
-    """A failure without its parsed manifest, cheap to send between processes."""
-    if result.manifest is None:
-        return result
-    return RecordResult(
-        result.source,
-        result.line,
-        result.status,
-        result.reason,
-        result.record_id,
-        result.content_digest,
-        None,
-        result.signer,
-        result.batch,
     )
 
 

@@ -38,11 +38,9 @@ class CompactRange:
             raise ValueError("leaf hashes are 32 bytes each")
         count, done = len(leaves) // 32, 0
         while done < count:
-            left = count - done
-            width = self.size & -self.size or left
-            while width > left:
-                width >>= 1
-            width = 1 << (width.bit_length() - 1)
+            width = 1 << ((count - done).bit_length() - 1)
+            if self.size:
+                width = min(width, self.size & -self.size)
             piece = leaves[done * 32 : (done + width) * 32]
             self._push_subtree(
                 merkle.root_from_leaf_hashes([piece[i : i + 32] for i in range(0, len(piece), 32)]),
@@ -100,9 +98,6 @@ class DuplicateCounter:
         self.total = 0
         self.threshold = _FULL
         self.counts: Counter[int] = Counter()
-
-    def add(self, digest: bytes) -> None:
-        self.add_many(digest[:32])
 
     def add_many(self, digests: bytes) -> None:
         """Count records whose 32-byte content digests are joined in ``digests``."""

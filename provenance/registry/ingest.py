@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from provenance import canonical, merkle
+from provenance import canonical
 from provenance.errors import InputError, MalformedJSONError, VerificationError
 from provenance.manifest import format_time
 from provenance.registry import manifests as stored
@@ -32,6 +32,7 @@ from provenance.registry.store import PendingManifest, PendingMember, Registry
 from provenance.scan import ScanPartial, scan_paths
 from provenance.sources import expand_paths, open_source
 from provenance.sources.base import RawRecord
+from provenance.stats import leaf_hashes
 from provenance.trust import TrustStore
 from provenance.verification import PROVENANCE_KEY, RecordResult, Status, Verified, Verifier
 
@@ -141,8 +142,7 @@ def ingest(
     state = partial.extra or DigestState()
     total = len(state.statuses)
     frontier = Frontier()
-    for start in range(0, len(state.digests), 32):
-        frontier.push(merkle.leaf_hash(bytes(state.digests[start : start + 32])))
+    frontier.extend(leaf_hashes(bytes(state.digests)))
     digest = "sha256:" + frontier.root().hex()
     counts = {k: v for k, v in partial.counts.items() if v}
     if registry.dataset_exists(dataset_name, digest):
