@@ -67,21 +67,21 @@ class AuditState:
     """(status, source) → [count, samples: record ids, or line numbers as ints]."""
     duplicates: DuplicateCounter = field(default_factory=DuplicateCounter)
     digest: CompactRange = field(default_factory=CompactRange)
-    digests: bytes = b""
-    """Content digests (32 bytes each, in input order) of a sealed chunk, not yet counted."""
     leaves: bytes = b""
-    """Their leaf hashes, not yet folded into :attr:`digest`."""
+    """Leaf hashes of the content digests of a sealed chunk (32 bytes each, in input order), not
+    yet counted or folded into :attr:`digest`. Equal contents give equal leaves, so the duplicate
+    counter counts leaves as well as it would count the digests."""
     hex_digests: list[str] = field(default_factory=list)
     """In a worker, before :meth:`AuditCollector.seal`: content digests as read."""
     open_classes: dict[int, _OpenClass] = field(default_factory=dict)
     """In a worker, before :meth:`AuditCollector.seal`: id of a predicate → its records."""
 
     def fold(self) -> None:
-        """Count and fold the pending digests (in the parent, in input order)."""
-        if self.digests:
-            self.duplicates.add_many(self.digests)
+        """Count and fold the pending leaves (in the parent, in input order)."""
+        if self.leaves:
+            self.duplicates.add_many(self.leaves)
             self.digest.extend(self.leaves)
-            self.digests = self.leaves = b""
+            self.leaves = b""
 
 
 @dataclass
@@ -100,8 +100,8 @@ class AuditCollector:
     Per verified record a worker only counts it under its predicate object (which the verifier
     shares between records with the same predicate) and keeps its digest; at the end of the chunk
     the predicates become record classes (one :meth:`RecordClass.of_predicate` per predicate, not
-    per record) and the digests become one string of bytes and their leaf hashes. The parent folds
-    those into the duplicate count and the dataset digest a chunk at a time.
+    per record) and the digests become one string of their leaf hashes. The parent folds those
+    into the duplicate count and the dataset digest a chunk at a time.
     """
 
     def __init__(self) -> None:
@@ -154,10 +154,8 @@ class AuditCollector:
             state.class_sources.setdefault(record_class.key, Counter())[source] += entry.count
         state.open_classes = {}
         if state.hex_digests:
-            digests = bytes.fromhex("".join(state.hex_digests))
+            state.leaves += leaf_hashes(bytes.fromhex("".join(state.hex_digests)))
             state.hex_digests = []
-            state.digests += digests
-            state.leaves += leaf_hashes(digests)
 
     def _template(self, predicate: RecordPredicate) -> RecordClass:
         """The record class of a predicate object, remembered while the object lives."""
@@ -187,7 +185,7 @@ class AuditCollector:
             raise ValueError("audit partials must be merged in input order, left to right")
         a.fold()
         a.duplicates.merge(b.duplicates)
-        a.digests, a.leaves = b.digests, b.leaves
+        a.leaves = b.leaves
         a.fold()
         return a
 

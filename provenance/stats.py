@@ -100,7 +100,8 @@ class DuplicateCounter:
         self.counts: Counter[int] = Counter()
 
     def add_many(self, digests: bytes) -> None:
-        """Count records whose 32-byte content digests are joined in ``digests``."""
+        """Count records whose 32-byte content digests (or any 32-byte hashes of them, such as
+        their Merkle leaf hashes) are joined in ``digests``."""
         values = array("Q")
         values.frombytes(digests)
         if sys.byteorder == "big":
