@@ -300,21 +300,22 @@ def sign_floor(path: Path) -> dict[str, Any]:
     return _timing(started, cpu, count)
 
 
-def batch_tag_floor(path: Path, signed: Path, output: Path) -> dict[str, Any]:
+def batch_tag_floor(path: Path, signed: Path, output: Path, records: int) -> dict[str, Any]:
     """The least a batch-mode tagger computes and writes, on one core: the strict reader and
-    content digest of every input record, a statement-sized message naming that digest, its leaf
-    hash, its base64 text and one inner-node hash, and an output line as long, on average, as a
-    line of the batch-signed file ``signed``. No statement, signature, audit path or checks."""
+    content digest of each of the ``records`` input records, a statement-sized message naming
+    that digest, its leaf hash, its base64 text and one inner-node hash, and an output line as
+    long, on average, as a line of the batch-signed file ``signed``. No statement, signature,
+    audit path or checks."""
     import binascii
 
     from provenance import canonical
 
-    lines = sum(1 for line in _lines(path) if line)
-    # Base64 of the statement is 830 characters; the rest of the manifest is filler bytes.
-    statement = b"x" * 558
-    extra = round((signed.stat().st_size - path.stat().st_size) / max(lines, 1)) - 830
-    filler = b"y" * max(extra, 0)
     parse, sha, encode = canonical.parse_and_digest, hashlib.sha256, binascii.b2a_base64
+    statement = b"x" * 558  # with the 64 digits of the digest: a statement's 622 bytes
+    encoded = len(encode(statement + bytes(64), newline=False))
+    # The rest of the manifest (envelope, audit path, keys) is filler of the same length.
+    extra = round((signed.stat().st_size - path.stat().st_size) / max(records, 1)) - encoded
+    filler = b"y" * max(extra, 0)
     started, cpu = time.perf_counter(), time.process_time()
     count = 0
     with output.open("wb") as out:
@@ -532,7 +533,12 @@ def measure(records: int, workdir: Path, quick: bool) -> tuple[list[Measured], d
     timed("sign_floor", [*me, "sign-floor", str(raw)], timed_inside=True)
     timed(
         "batch_tag_floor",
-        [*me, "batch-tag-floor", str(raw), str(batch), str(workdir / "floor-out.jsonl")],
+        [
+            *me,
+            "batch-tag-floor",
+            *(str(p) for p in (raw, batch, workdir / "floor-out.jsonl")),
+            str(records),
+        ],
         timed_inside=True,
     )
     timed("verify_batch", [*cli, "verify", str(batch)], workers=n)
@@ -720,7 +726,7 @@ def main(argv: list[str] | None = None) -> int:
         elif command == "sign-floor":
             out = sign_floor(Path(rest[0]))
         elif command == "batch-tag-floor":
-            out = batch_tag_floor(Path(rest[0]), Path(rest[1]), Path(rest[2]))
+            out = batch_tag_floor(Path(rest[0]), Path(rest[1]), Path(rest[2]), int(rest[3]))
         elif command == "sslib":
             out = sslib_verify(Path(rest[0]))
         else:

@@ -27,7 +27,7 @@ from provenance.errors import ConfigError, InputError
 from provenance.limits import DEFAULT_LIMITS, Limits
 from provenance.manifest import RecordPredicate
 from provenance.policy import loader
-from provenance.policy.classes import ClassTally, RecordClass
+from provenance.policy.classes import MAX_SAMPLES, ClassTally, RecordClass
 from provenance.policy.engine import evaluate
 from provenance.policy.library import PolicyLibrary
 from provenance.policy.lineage import LineageGraph
@@ -50,7 +50,6 @@ from provenance.verification import RecordResult, Status, Verified, Verifier
 FailOn = Literal["deny", "review", "never"]
 COLLAPSE_RISK = "provenance/model-collapse-risk"
 """Pseudo document of findings from the intent's thresholds (synthetic share, depth, duplicates)."""
-MAX_SAMPLES = 5
 
 
 # ---- the map: what each chunk gathers ----------------------------------------------------------

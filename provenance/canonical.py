@@ -390,6 +390,11 @@ def _depth(value: Any) -> int:
     return deepest
 
 
+def opening_brackets(data: bytes) -> int:
+    """How many ``[`` and ``{`` bytes ``data`` holds (one pass): no JSON text nests deeper."""
+    return len(data.translate(None, _NOT_OPENING))
+
+
 def _jcs_ready(value: dict[str, Any] | list[Any]) -> Any:
     """``value`` with each float replaced by its ECMAScript text as an ``orjson.Fragment``.
 
@@ -531,7 +536,7 @@ def parse_and_digest(line: bytes) -> tuple[dict[str, Any], str]:
         return _reference(line)
     if not line.startswith(echo) and not _same_as_reparsed(line, echo):
         return _reference(line)
-    if len(line.translate(None, _NOT_OPENING)) > _MAX_DEPTH and _depth(record) > _MAX_DEPTH:
+    if opening_brackets(line) > _MAX_DEPTH and _depth(record) > _MAX_DEPTH:
         return _reference(line)
     content = record
     if PROVENANCE_KEY in record:

@@ -49,24 +49,14 @@ def root_from_leaf_hashes(leaves: Sequence[bytes]) -> bytes:
 
 
 def inclusion_proofs(leaves: Sequence[bytes]) -> list[list[bytes]]:
-    """The audit path of every leaf, computed in one pass over the tree (O(n log n) hashes total
-    would be the naive cost; this reuses each level)."""
-    n = len(leaves)
-    proofs: list[list[bytes]] = [[] for _ in range(n)]
-    # positions[i] = index of leaf i's ancestor at the current level
-    level = list(leaves)
-    positions = list(range(n))
-    while len(level) > 1:
-        for leaf, pos in enumerate(positions):
-            sibling = pos ^ 1
-            if sibling < len(level):
-                proofs[leaf].append(level[sibling])
-        nxt = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
-        if len(level) % 2:
-            nxt.append(level[-1])
-        level = nxt
-        positions = [p >> 1 for p in positions]
-    return proofs
+    """The audit path of every leaf, read off the tree's levels (one hash per inner node)."""
+    if not leaves:
+        return []
+    return level_paths(tree_levels(leaves), _same)
+
+
+def _same(node: bytes) -> bytes:
+    return node
 
 
 def root_from_inclusion(index: int, size: int, leaf: bytes, path: Sequence[bytes]) -> bytes | None:
@@ -102,14 +92,19 @@ def tree_levels(leaves: Sequence[bytes]) -> list[list[bytes]]:
     level = list(leaves)
     levels = [level]
     while len(level) > 1:
-        nxt = [
-            _sha256(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)
-        ]
-        if len(level) % 2:
-            nxt.append(level[-1])
-        level = nxt
+        level = _parents(level)
         levels.append(level)
     return levels
+
+
+def _parents(nodes: list[bytes]) -> list[bytes]:
+    """The level above ``nodes``: each pair hashed, an odd last node carried up unchanged."""
+    parents = [
+        _sha256(b"\x01" + nodes[i] + nodes[i + 1]).digest() for i in range(0, len(nodes) - 1, 2)
+    ]
+    if len(nodes) & 1:
+        parents.append(nodes[-1])
+    return parents
 
 
 def level_paths(levels: Sequence[Sequence[bytes]], encode: Callable[[bytes], T]) -> list[list[T]]:
@@ -156,12 +151,7 @@ def range_levels(
         if hi ^ 1 < width:
             used_last += 1
         levels.append((start, nodes))
-        parents = [
-            _sha256(b"\x01" + nodes[i] + nodes[i + 1]).digest() for i in range(0, len(nodes) - 1, 2)
-        ]
-        if len(nodes) & 1:
-            parents.append(nodes[-1])
-        nodes = parents
+        nodes = _parents(nodes)
         lo, hi, width = lo >> 1, hi >> 1, (width + 1) >> 1
     levels.append((0, nodes))
     return levels

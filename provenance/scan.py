@@ -8,8 +8,8 @@ record of the input).
 
 An uncompressed file is cut into :class:`Span` s at line ends and each worker reads its own span,
 so the parent process never touches the data; the workers number lines from the start of their
-span and the parent shifts the numbers as it merges partials in input order. Compressed files,
-other sources and passes with a collector (which may keep line numbers) are read by the parent.
+span and the parent shifts the numbers (and, through :meth:`Collector.shift`, a collector's) as it
+merges partials in input order. Compressed files and other sources are read by the parent.
 
 A :class:`Collector` lets a caller (the audit) gather more per record in the same pass.
 """
@@ -345,33 +345,29 @@ def _scan_block(
     valid = [item for item in parsed if item[0] not in invalid] if invalid else parsed
     outcomes = iter(verifier.verify_many(source, valid, details=False))
     partial.total += len(parsed)
-    counts = partial.counts
     extra = partial.extra if collector is not None else None
     ok = 0
     for number, record, digest in parsed:
-        failed = invalid.get(number) if invalid else None
-        if failed is not None:
-            partial.count(failed.status)
-            partial.fail(failed, max_failures)
-            if collector is not None and extra is not None:
-                collector.add(extra, None, failed)
-            continue
-        outcome = next(outcomes)
-        if isinstance(outcome, Verified):
-            if outcome.root is None or partial.note_leaf(outcome.root, outcome.leaf, outcome.size):
+        result = invalid.get(number) if invalid else None
+        if result is None:
+            outcome = next(outcomes)
+            if isinstance(outcome, RecordResult):
+                result = outcome
+            elif outcome.root is None or partial.note_leaf(
+                outcome.root, outcome.leaf, outcome.size
+            ):
                 ok += 1
                 if collector is not None and extra is not None:
                     collector.add_verified(extra, source, number, outcome, digest)
                 continue
-            result = _duplicate(source, number, outcome.record_id, digest, outcome.leaf)
-        else:
-            result = outcome
-        counts[result.status.value] = counts.get(result.status.value, 0) + 1
+            else:
+                result = _duplicate(source, number, outcome.record_id, digest, outcome.leaf)
+        partial.count(result.status)
         partial.fail(result, max_failures)
         if collector is not None and extra is not None:
-            collector.add(extra, record, result)
+            collector.add(extra, None if number in invalid else record, result)
     if ok:
-        counts[Status.OK.value] = counts.get(Status.OK.value, 0) + ok
+        partial.count(Status.OK, ok)
 
 
 def _duplicate(
@@ -398,9 +394,12 @@ class Span:
     end: int
 
     def chunk(self) -> Chunk:
+        return Chunk(self.source, 1, self.read())
+
+    def read(self) -> bytes:
         with open(self.source, "rb") as handle:
             handle.seek(self.start)
-            return Chunk(self.source, 1, handle.read(self.end - self.start))
+            return handle.read(self.end - self.start)
 
 
 def spans(

@@ -300,19 +300,41 @@ class Tagger:
     ) -> bytes:
         """The canonical statement bytes for ``record`` (what is signed)."""
         content = {k: v for k, v in record.items() if k != PROVENANCE_KEY}
-        parts = self._contributions(contributions, generated_at, model_returned, response_id)
-        if self.part_digests:
-            parts = [
-                replace(c, part_digest=part_digest(resolve_pointer(content, c.pointer)))
-                for c in parts
-            ]
+        parts = self._parts(content, contributions, generated_at, model_returned, response_id)
         predicate = self._predicate(parts, parents, parameters, self.clock())
-        record_id = self.record_id(record)
-        digest = content_digest(content)
+        return self._statement_bytes(self.record_id(record), content_digest(content), predicate)
+
+    def _parts(
+        self,
+        content: Mapping[str, Any],
+        contributions: Sequence[Contribution] | None,
+        generated_at: datetime | None,
+        model_returned: str | None,
+        response_id: str | None,
+    ) -> Sequence[Contribution]:
+        """The contributions of a record with ``content``, with part digests when asked for."""
+        parts = self._contributions(contributions, generated_at, model_returned, response_id)
+        if not self.part_digests:
+            return parts
+        return [
+            replace(c, part_digest=part_digest(resolve_pointer(content, c.pointer))) for c in parts
+        ]
+
+    def _statement_bytes(
+        self,
+        record_id: str,
+        digest: str,
+        predicate: RecordPredicate,
+        predicate_bytes: bytes | None = None,
+    ) -> bytes:
+        """The canonical statement of a record; ``predicate_bytes``, when given, are the
+        canonical bytes of ``predicate``, computed once for many records."""
         name = _json_string(record_id)
         if name is None:
             return canonical.canonicalize(build_statement(record_id, digest, predicate))
-        return canonical_statement(canonical_bytes(predicate.to_dict()), digest, name)
+        if predicate_bytes is None:
+            predicate_bytes = canonical_bytes(predicate.to_dict())
+        return canonical_statement(predicate_bytes, digest, name)
 
     def record_id(self, record: Mapping[str, Any]) -> str:
         value = record.get(self.id_field)
@@ -551,11 +573,9 @@ class _Task:
     data: bytes | None = None
 
     def read(self, source: str) -> bytes:
-        if self.data is not None:
-            return self.data
-        with open(source, "rb") as handle:
-            handle.seek(self.start)
-            return handle.read(self.end - self.start)
+        from provenance.scan import Span
+
+        return self.data if self.data is not None else Span(source, self.start, self.end).read()
 
 
 @dataclass
@@ -595,10 +615,13 @@ def _sign_task(job: _Job, task: _Task) -> _Done:
 def _state_task(job: _Job, task: _Task, now: datetime) -> list[_Unsigned]:
     """Parse every record of a task and write its statement; only the bytes are kept."""
     tagger = job.tagger
-    shared: bytes | None = None
+    generated_at = job.generated_at or now
+    shared: tuple[RecordPredicate, bytes] | None = None
     if not tagger.part_digests:
-        parts = tagger._contributions(job.contributions, job.generated_at or now, None, None)
-        shared = canonical_bytes(tagger._predicate(parts, (), None, now).to_dict())
+        predicate = tagger._predicate(
+            tagger._parts({}, job.contributions, generated_at, None, None), (), None, now
+        )
+        shared = (predicate, canonical_bytes(predicate.to_dict()))
     records: list[_Unsigned] = []
     number = task.first_line - 1
     parse = canonical.parse_and_digest
@@ -622,28 +645,15 @@ def _state_task(job: _Job, task: _Task, now: datetime) -> list[_Unsigned]:
                 )
             record = {k: v for k, v in record.items() if k != PROVENANCE_KEY}
             body = orjson.dumps(record)
-        record_id = tagger.record_id(record)
-        name = _json_string(record_id)
-        if shared is not None and name is not None:
-            statement = canonical_statement(shared, digest, name)
+        if shared is None:
+            parts = tagger._parts(record, job.contributions, generated_at, None, None)
+            statement = tagger._statement_bytes(
+                tagger.record_id(record), digest, tagger._predicate(parts, (), None, now)
+            )
         else:
-            statement = _statement(job, record, record_id, digest, now)
+            statement = tagger._statement_bytes(tagger.record_id(record), digest, *shared)
         records.append(_Unsigned(body, not record, statement))
     return records
-
-
-def _statement(
-    job: _Job, record: dict[str, Any], record_id: str, digest: str, now: datetime
-) -> bytes:
-    """A statement written field by field, for records whose predicate is their own."""
-    tagger = job.tagger
-    parts = tagger._contributions(job.contributions, job.generated_at or now, None, None)
-    if tagger.part_digests:
-        parts = [
-            replace(c, part_digest=part_digest(resolve_pointer(record, c.pointer))) for c in parts
-        ]
-    predicate = tagger._predicate(parts, (), None, now)
-    return canonical.canonicalize(build_statement(record_id, digest, predicate))
 
 
 def _sign_records(job: _Job, records: list[_Unsigned], now: datetime) -> _Done:

@@ -472,7 +472,7 @@ class Verifier:
         if "dsse" in prov:
             envelope = self._envelope(prov["dsse"])
             signers = self._verify_signatures(envelope)
-            facts = self._statement_facts(envelope.payload, envelope.payload_type, digest)
+            facts = self._statement_facts(envelope.payload, digest)
             self._check_signers(signers, facts, facts.signed_at)
         elif "batch" in prov and "statement" in prov:
             statement = _b64(prov["statement"])
@@ -480,7 +480,7 @@ class Verifier:
                 statement = dsse.b64decode(prov["statement"], "batch record statement")
             batch = self._batch(prov["batch"], source)
             index = self._check_inclusion(prov["batch"], batch, statement)
-            facts = self._statement_facts(statement, PAYLOAD_TYPE, digest)
+            facts = self._statement_facts(statement, digest)
             signers = batch.signers
             self._check_signers(signers, facts, batch.signed_at)
         else:
@@ -628,13 +628,10 @@ class Verifier:
 
     # ---- statements -------------------------------------------------------------------------
 
-    def _statement_facts(self, payload: bytes, payload_type: str, digest: str) -> _Facts:
+    def _statement_facts(self, payload: bytes, digest: str) -> _Facts:
         """What a record statement says; raises ``malformed`` as the strict path does.
-        ``digest`` is the record's content digest, the subject digest the fast read expects."""
-        if payload_type != PAYLOAD_TYPE:
-            raise _fail(
-                Status.MALFORMED, f"payloadType is '{payload_type}', expected '{PAYLOAD_TYPE}'"
-            )
+        ``digest`` is the record's content digest, the subject digest the fast read expects. The
+        payload type was checked with the signature (:meth:`_verify_signatures`)."""
         fast = self._known_statement(payload, digest)
         if fast is not None:
             return fast
@@ -790,6 +787,11 @@ class Verifier:
         return self._envelope_facts(batch["dsse"])
 
     def _envelope_facts(self, env: Any) -> _BatchFacts:
+        """The verdict on a batch envelope, verified once: found again by its exact JSON bytes
+        and, for the envelope that last verified, by equality (records of one batch repeat it)."""
+        last = self._last_envelope
+        if last is not None and last[0] == env:
+            return last[1]
         try:
             key: bytes | None = orjson.dumps(env)
         except orjson.JSONEncodeError:
@@ -804,16 +806,14 @@ class Verifier:
                 _bounded_put(self._batches, key, cached)
         if isinstance(cached, VerificationError):
             raise _fail(Status(cached.status), cached.message)
+        if key is not None:
+            # A copy: the record's own dict may change after it is verified.
+            self._last_envelope = (orjson.loads(key), cached)
         return cached
 
     def _verify_batch_envelope(self, env: Any) -> _BatchFacts:
         envelope = self._envelope(env)
-        signers = self._verify_signatures(envelope)
-        if envelope.payload_type != PAYLOAD_TYPE:
-            raise _fail(
-                Status.MALFORMED,
-                f"payloadType is '{envelope.payload_type}', expected '{PAYLOAD_TYPE}'",
-            )
+        signers = self._verify_signatures(envelope)  # also requires the in-toto payloadType
         try:
             statement = Statement.from_dict(canonical.parse_json(envelope.payload))
         except (MalformedJSONError, ManifestError) as exc:
@@ -896,12 +896,7 @@ class Verifier:
                 Status.BAD_PROOF,
                 f"record claims a batch of {size} records; the signed batch has {facts.size}",
             )
-        try:
-            nodes = [bytes.fromhex(p) for p in path]
-        except (ValueError, TypeError) as exc:
-            raise _fail(Status.MALFORMED, "audit path entries must be hex strings") from exc
-        if any(len(n) != 32 for n in nodes):
-            raise _fail(Status.MALFORMED, "audit path entries must be 32-byte hashes")
+        nodes = _path_nodes(path)
         root = merkle.root_from_inclusion(index, size, merkle.leaf_hash(statement_bytes), nodes)
         if root != facts.root:
             raise _fail(
@@ -931,25 +926,10 @@ class Verifier:
         if statement is None:
             return None
         env = batch.get("dsse")
-        facts: Any = None
-        if type(env) is dict:
-            last = self._last_envelope
-            if last is not None and last[0] == env:
-                facts = last[1]
-            else:
-                try:
-                    key = orjson.dumps(env)
-                except orjson.JSONEncodeError:
-                    return None
-                facts = self._batches.get(key)
-                if type(facts) is _BatchFacts:
-                    # A copy: the record's own dict may change after it is verified.
-                    self._last_envelope = (orjson.loads(key), facts)
-        if type(facts) is not _BatchFacts:
-            try:
-                facts = self._batch(batch, source)
-            except ProvenanceError:
-                return None
+        try:
+            facts = self._envelope_facts(env) if type(env) is dict else self._batch(batch, source)
+        except ProvenanceError:
+            return None
         if facts.size != size:
             return None
         return _Leaf(item, statement, _sha256(b"\x00" + statement).digest(), index, path, facts)
@@ -976,11 +956,8 @@ class Verifier:
         facts = run[0].facts
         size, first = facts.size, run[0].position
         try:
-            first_path = [bytes.fromhex(p) for p in run[0].path]
-            last_path = [bytes.fromhex(p) for p in run[-1].path]
-        except (ValueError, TypeError):
-            return []
-        if any(len(p) != 32 for p in first_path) or any(len(p) != 32 for p in last_path):
+            first_path, last_path = _path_nodes(run[0].path), _path_nodes(run[-1].path)
+        except VerificationError:
             return []
         levels = merkle.range_levels(
             size, first, [leaf.leaf for leaf in run], first_path, last_path
@@ -1001,7 +978,7 @@ class Verifier:
     ) -> Outcome:
         """The checks after inclusion, for a record whose inclusion is proven."""
         try:
-            facts = self._statement_facts(leaf.statement, PAYLOAD_TYPE, digest)
+            facts = self._statement_facts(leaf.statement, digest)
             self._check_signers(leaf.facts.signers, facts, leaf.facts.signed_at)
             self._check_content(record, digest, facts)
         except ProvenanceError as exc:
@@ -1014,6 +991,17 @@ class Verifier:
 _sha256 = hashlib.sha256
 
 
+def _path_nodes(path: Sequence[Any]) -> list[bytes]:
+    """An audit path's hex entries as 32-byte nodes; raises ``malformed`` otherwise."""
+    try:
+        nodes = [bytes.fromhex(p) for p in path]
+    except (ValueError, TypeError) as exc:
+        raise _fail(Status.MALFORMED, "audit path entries must be hex strings") from exc
+    if any(len(n) != 32 for n in nodes):
+        raise _fail(Status.MALFORMED, "audit path entries must be 32-byte hashes")
+    return nodes
+
+
 def _parse_canonical(payload: bytes) -> Any:
     """What :func:`canonical.parse_json` returns for ``payload``, parsed by orjson when the bytes
     are exactly orjson's sorted output of what it read (then nothing was dropped or read loosely:
@@ -1023,7 +1011,7 @@ def _parse_canonical(payload: bytes) -> Any:
         data = orjson.loads(payload)
         if (
             orjson.dumps(data, option=_SORTED) == payload
-            and payload.count(b"[") + payload.count(b"{") <= _MAX_DEPTH
+            and canonical.opening_brackets(payload) <= _MAX_DEPTH
         ):
             return data
     except (orjson.JSONDecodeError, orjson.JSONEncodeError):
