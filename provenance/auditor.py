@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -130,7 +130,9 @@ class AuditCollector:
             samples[-1] = record_id
             samples.sort()
 
-    def add(self, state: AuditState, record: dict[str, Any] | None, result: RecordResult) -> None:
+    def add(
+        self, state: AuditState, record: Mapping[str, Any] | None, result: RecordResult
+    ) -> None:
         if result.content_digest is not None:
             state.hex_digests.append(result.content_digest)
         key = (result.status.value, result.source)

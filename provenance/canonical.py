@@ -9,9 +9,9 @@ Two paths compute the same thing:
 
 * the reference path (:func:`parse_record`, :func:`canonicalize`, :func:`content_digest`), written
   from the specifications with the standard library;
-* :func:`parse_and_digest`, used by the verifier on large files. It parses and serialises with
-  ``orjson`` and only keeps that result when cheap checks on the bytes prove it equal to the
-  reference one; otherwise it runs the reference path.
+* :func:`parse_and_digest` and :func:`view_and_digest`, used on large files. A native reader
+  (``provenance/_jcs.c``) checks the line and writes the canonical bytes of its content in one
+  pass, or declines and the reference path runs. Property tests hold the two paths equal.
 
 Specs: RFC 8785 https://www.rfc-editor.org/rfc/rfc8785 ,
 RFC 8259 https://www.rfc-editor.org/rfc/rfc8259 ,
@@ -25,11 +25,12 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 import orjson
 
+from provenance import _jcs
 from provenance.errors import MalformedJSONError
 from provenance.limits import DEFAULT_LIMITS
 
@@ -42,6 +43,7 @@ __all__ = [
     "parse_and_digest",
     "parse_json",
     "parse_record",
+    "view_and_digest",
 ]
 
 PROVENANCE_KEY: Final = "_provenance"
@@ -68,16 +70,7 @@ _ESCAPES: Final[dict[str, str]] = {
 }
 _NEEDS_ESCAPE: Final = re.compile('["\\\\\x00-\x1f]')
 _SURROGATE: Final = re.compile("[\ud800-\udfff]")
-_HIGH_BMP_OR_ASTRAL: Final = re.compile("[\ue000-\U0010ffff]")
-_VISITED_TYPES: Final = frozenset({float, dict, list})
 
-# Number tokens that orjson writes unlike ECMAScript (see _floats_may_differ).
-_ORJSON_INTEGRAL_FLOAT: Final = re.compile(rb"\.0[,\]}]")
-_ORJSON_EXPONENT_PLUS: Final = re.compile(rb"\+(?:1[6-9]|20)[,\]}]")
-_ORJSON_EXPONENT_MINUS: Final = re.compile(rb"-6[,\]}]")
-_ESCAPED_COLON: Final = re.compile(rb"\\u003[aA]")
-_DIGITS_AS_ZERO: Final = bytes(0x30 if 0x30 <= c <= 0x39 else 0x20 for c in range(256))
-_SIXTEEN_DIGITS: Final = b"0" * _SAFE_INT_DIGITS
 # Every byte but "[" and "{": deleting them leaves the opening brackets, counted in one pass.
 _NOT_OPENING: Final = bytes(c for c in range(256) if c not in b"[{")
 
@@ -374,175 +367,91 @@ def _reference(line: bytes) -> tuple[dict[str, Any], str]:
     return record, content_digest(record)
 
 
-def _depth(value: Any) -> int:
-    """Deepest nesting of arrays and objects in a parsed value (a scalar is 0)."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        kind = type(node)
-        if kind is dict:
-            node = node.values()
-        elif kind is not list:
-            continue
-        deepest = max(deepest, depth)
-        stack.extend((child, depth + 1) for child in node)
-    return deepest
-
-
 def opening_brackets(data: bytes) -> int:
     """How many ``[`` and ``{`` bytes ``data`` holds (one pass): no JSON text nests deeper."""
     return len(data.translate(None, _NOT_OPENING))
 
 
-def _jcs_ready(value: dict[str, Any] | list[Any]) -> Any:
-    """``value`` with each float replaced by its ECMAScript text as an ``orjson.Fragment``.
-
-    Containers without floats are shared, not copied.
-    """
-    if type(value) is dict:
-        if _VISITED_TYPES.isdisjoint(map(type, value.values())):
-            return value
-        changed: dict[str, Any] = {}
-        for key, item in value.items():
-            new = _jcs_ready_item(item)
-            if new is not item:
-                changed[key] = new
-        return {**value, **changed} if changed else value
-    if _VISITED_TYPES.isdisjoint(map(type, value)):
-        return value
-    copied: list[Any] | None = None
-    for index, item in enumerate(value):
-        new = _jcs_ready_item(item)
-        if new is not item:
-            if copied is None:
-                copied = list(value)
-            copied[index] = new
-    return value if copied is None else copied
-
-
-def _jcs_ready_item(item: Any) -> Any:
-    kind = type(item)
-    if kind is float:
-        return orjson.Fragment(_es6_number(item))
-    if kind is dict or kind is list:
-        return _jcs_ready(item)
-    return item
-
-
-def _has_high_key(value: dict[str, Any]) -> bool:
-    """Whether an object key anywhere in ``value`` holds a character from U+E000 up."""
-    stack: list[Any] = [value]
-    while stack:
-        node = stack.pop()
-        if type(node) is dict:
-            if _HIGH_BMP_OR_ASTRAL.search("".join(node)) is not None:
-                return True
-            node = node.values()
-        stack.extend(child for child in node if type(child) is dict or type(child) is list)
-    return False
-
-
-def _same_as_reparsed(line: bytes, echo: bytes) -> bool:
-    """Whether orjson's parse of ``line`` (re-serialised as ``echo``) is the strict parse.
-
-    For lines not written by orjson. A run of 16 digits may be an integer beyond 2**53 - 1 (orjson
-    keeps it up to 64 bits and turns bigger ones into floats). With no escaped colon, ``line``
-    holds one ``:`` per object member plus the colons inside strings; orjson writes ``:``
-    unescaped, so ``echo`` has as many unless a duplicate key dropped members (each dropped member
-    takes away at least its own colon).
-    """
-    if 0x5C in line and _ESCAPED_COLON.search(line) is not None:
-        return False
-    if _SIXTEEN_DIGITS in line.translate(_DIGITS_AS_ZERO):
-        return False
-    return line.count(b":") == echo.count(b":")
-
-
-def _floats_may_differ(body: bytes) -> bool:
-    """Whether orjson's compact output ``body`` may hold a float token unlike ECMAScript's.
-
-    orjson writes a float with the same shortest digits as ECMAScript, and the same layout except
-    for tokens ending in ``.0`` (integral values), ``e+16`` to ``e+20`` or ``e-6`` (ECMAScript
-    writes those without an exponent). In compact output a token is followed by ``,``, ``]`` or
-    ``}``. A match inside a string only costs a closer look.
-    """
-    return (
-        _ORJSON_INTEGRAL_FLOAT.search(body) is not None
-        or (0x2B in body and _ORJSON_EXPONENT_PLUS.search(body) is not None)
-        or (0x2D in body and _ORJSON_EXPONENT_MINUS.search(body) is not None)
-    )
-
-
-def _keys_may_misorder(body: bytes) -> bool:
-    """Whether orjson's key order in ``body`` may differ from RFC 8785's.
-
-    orjson sorts keys by code point, RFC 8785 §3.2.3 by UTF-16 code unit. The two orders differ
-    only between a character from U+E000..U+FFFF (UTF-8 lead byte EE or EF) and an astral one
-    (lead byte F0..F4).
-    """
-    return (0xEE in body or 0xEF in body) and (
-        0xF0 in body or 0xF1 in body or 0xF2 in body or 0xF3 in body or 0xF4 in body
-    )
-
-
-def _careful_body(content: dict[str, Any], body: bytes) -> bytes:
-    """The JCS bytes of ``content`` when its orjson output ``body`` may not be them."""
-    if _keys_may_misorder(body) and _has_high_key(content):
-        return canonicalize(content)
-    if not _floats_may_differ(body):
-        return body
-    # Records mostly keep their numbers at the top level: rewrite those floats first, and walk
-    # the whole value only if the output still holds a suspect token.
-    top = {key: orjson.Fragment(_es6_number(v)) for key, v in content.items() if type(v) is float}
-    if top:
-        body = orjson.dumps({**content, **top}, option=orjson.OPT_SORT_KEYS)
-        if not _floats_may_differ(body):
-            return body
-    return orjson.dumps(_jcs_ready(content), option=orjson.OPT_SORT_KEYS)
+def _scan(line: bytes) -> tuple[bytes, int, int] | None:
+    """The native reader's canonical content bytes and ``_provenance`` span, or None."""
+    return _jcs.scan(line if type(line) is bytes else bytes(line), _MAX_DEPTH, _es6_number)
 
 
 def parse_and_digest(line: bytes) -> tuple[dict[str, Any], str]:
     """Parse one JSONL record strictly and compute its content digest, fast.
 
     Returns what ``(parse_record(line), content_digest(parse_record(line)))`` returns and raises
-    :class:`MalformedJSONError` wherever that would. orjson parses and serialises; its result is
-    kept only when these checks prove it is the reference result, else the reference path runs
-    (and gives the error message):
-
-    * orjson rejects invalid UTF-8, lone surrogates, NaN and Infinity, numbers that overflow, bad
-      grammar and trailing data; any orjson error runs the reference path.
-    * ``OPT_STRICT_INTEGER`` makes re-serialising fail on integers beyond ±(2**53 - 1).
-    * Echo: when ``line`` is exactly orjson's compact output of what it parsed (as the signer
-      writes it), the line has no duplicate key (the output has none), no integer that orjson
-      turned into a float (the output would show a float), and nothing a strict parser reads
-      differently. Other lines pass :func:`_same_as_reparsed` instead.
-    * Depth: at most ``max_json_depth`` opening brackets (counted in one pass) cannot nest
-      deeper; otherwise the parsed value, now known to hold every member, is measured.
-    * Serialisation: orjson's sorted output equals the JCS bytes but for some float tokens and,
-      rarely, key order; :func:`_floats_may_differ` and :func:`_keys_may_misorder` spot both, and
-      :func:`_careful_body` then writes floats as ECMAScript does (as ``orjson.Fragment``) or
-      runs :func:`canonicalize`.
+    :class:`MalformedJSONError` wherever that would. The native reader (``provenance/_jcs.c``)
+    validates the line and writes the canonical bytes of its content in one pass, building no
+    Python object; orjson then builds the record. Whatever the native reader does not take (any
+    error, and the rare inputs listed in its source) runs the reference path, which gives the
+    verdict and the message. A line the native reader accepted is strict JSON without duplicate
+    keys or unsafe integers, which orjson reads as the reference does.
     """
+    scanned = _scan(line)
+    if scanned is None:
+        return _reference(line)
     try:
         record = orjson.loads(line)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError:  # pragma: no cover - the native reader took the line
         return _reference(line)
-    if type(record) is not dict:
+    return record, hashlib.sha256(scanned[0]).hexdigest()
+
+
+_ABSENT: Final = object()
+
+
+class RecordView(Mapping[str, Any]):
+    """A strictly read record whose ``_provenance`` value is parsed and whose content is parsed
+    only when something other than ``_provenance`` is asked for (its digest is already known)."""
+
+    __slots__ = ("_line", "_provenance", "_record")
+
+    def __init__(self, line: bytes, provenance: Any) -> None:
+        self._line = line
+        self._provenance = provenance
+        self._record: dict[str, Any] | None = None
+
+    def _whole(self) -> dict[str, Any]:
+        if self._record is None:
+            self._record = orjson.loads(self._line)
+        return self._record
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key == PROVENANCE_KEY:
+            return default if self._provenance is _ABSENT else self._provenance
+        return self._whole().get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        if key == PROVENANCE_KEY and self._provenance is not _ABSENT:
+            return self._provenance
+        return self._whole()[key]
+
+    def __contains__(self, key: object) -> bool:
+        if key == PROVENANCE_KEY:
+            return self._provenance is not _ABSENT
+        return key in self._whole()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._whole())
+
+    def __len__(self) -> int:
+        return len(self._whole())
+
+    def __repr__(self) -> str:
+        return f"RecordView({self._whole()!r})"
+
+
+def view_and_digest(line: bytes) -> tuple[Mapping[str, Any], str]:
+    """:func:`parse_and_digest` for readers that need only the ``_provenance`` value: the same
+    verdict, digest and value, but the record's content becomes Python objects only if asked for
+    (a :class:`RecordView`)."""
+    scanned = _scan(line)
+    if scanned is None:
         return _reference(line)
+    body, start, end = scanned
     try:
-        echo = orjson.dumps(record, option=orjson.OPT_STRICT_INTEGER)
-    except orjson.JSONEncodeError:
+        provenance = _ABSENT if start < 0 else orjson.loads(line[start:end])
+    except orjson.JSONDecodeError:  # pragma: no cover - the native reader took the line
         return _reference(line)
-    if not line.startswith(echo) and not _same_as_reparsed(line, echo):
-        return _reference(line)
-    if opening_brackets(line) > _MAX_DEPTH and _depth(record) > _MAX_DEPTH:
-        return _reference(line)
-    content = record
-    if PROVENANCE_KEY in record:
-        content = record.copy()
-        del content[PROVENANCE_KEY]
-    body = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
-    if _floats_may_differ(body) or _keys_may_misorder(body):
-        body = _careful_body(content, body)
-    return record, hashlib.sha256(body).hexdigest()
+    return RecordView(line, provenance), hashlib.sha256(body).hexdigest()

@@ -20,7 +20,7 @@ import gc
 import os
 import sys
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
@@ -61,7 +61,7 @@ class Collector(Protocol[C]):
     ) -> None:
         """A record that verified, with its content digest (hex)."""
 
-    def add(self, state: C, record: dict[str, Any] | None, result: RecordResult) -> None:
+    def add(self, state: C, record: Mapping[str, Any] | None, result: RecordResult) -> None:
         """A record that did not verify (``record`` is None when it is not valid JSON)."""
 
     def seal(self, state: C, source: str) -> None:
@@ -325,10 +325,10 @@ def _scan_block(
     collector: Collector[C] | None,
     max_failures: int,
 ) -> None:
-    parsed: list[tuple[int, dict[str, Any], str]] = []
+    parsed: list[tuple[int, Mapping[str, Any], str]] = []
     invalid: dict[int, RecordResult] = {}
     number = first_line - 1
-    parse = canonical.parse_and_digest
+    parse = canonical.view_and_digest
     for data in lines:
         number += 1
         if not data or data.isspace():

@@ -17,15 +17,18 @@ import rfc8785
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from provenance import _jcs
 from provenance.canonical import (
     MAX_SAFE_INTEGER,
     PROVENANCE_KEY,
     MalformedJSONError,
+    RecordView,
     canonicalize,
     content_digest,
     parse_and_digest,
     parse_json,
     parse_record,
+    view_and_digest,
 )
 
 VECTORS = Path(__file__).parent / "vectors" / "jcs"
@@ -83,8 +86,31 @@ def outcome(fn: Any, line: bytes) -> Any:
     return typed(record), digest
 
 
+def provenance_outcome(fn: Any, line: bytes) -> Any:
+    """What a verifier reads: the ``_provenance`` value (typed) and the content digest."""
+    try:
+        record, digest = fn(line)
+    except MalformedJSONError:
+        return "rejected"
+    return typed(record.get(PROVENANCE_KEY, "absent")), PROVENANCE_KEY in record, digest
+
+
 def assert_paths_agree(line: bytes) -> None:
-    assert outcome(parse_and_digest, line) == outcome(reference, line), line
+    expected = outcome(reference, line)
+    assert outcome(parse_and_digest, line) == expected, line
+    assert provenance_outcome(view_and_digest, line) == provenance_outcome(reference, line), line
+    if expected != "rejected":
+        view = view_and_digest(line)[0]
+        assert typed(dict(view)) == expected[0], line
+        assert len(view) == len(expected[0][1])
+
+
+def native(line: bytes) -> tuple[bytes, int, int] | None:
+    return _jcs.scan(line, 128, canonical_number)
+
+
+def canonical_number(value: float) -> str:
+    return canonicalize(value).decode()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -214,6 +240,8 @@ def test_rfc8785_vectors_through_the_fast_path(name: str) -> None:
     record, digest = parse_and_digest(data)
     assert digest == hashlib.sha256(expected).hexdigest()
     assert typed(record) == typed(parse_record(data))
+    # The native reader takes these itself (it declines nothing here) and writes the RFC's bytes.
+    assert native(data) == (expected, -1, -1)
 
 
 # RFC 8785 Appendix B: IEEE-754 bit patterns and their ECMAScript serialisation.
@@ -572,3 +600,143 @@ def test_fast_path_returns_the_whole_record_in_order() -> None:
     assert list(record) == ["z", "_provenance", "a"]
     assert record == {"z": 1, PROVENANCE_KEY: {"p": True}, "a": [1.5, "x"]}
     assert digest == hashlib.sha256(b'{"a":[1.5,"x"],"z":1}').hexdigest()
+
+
+# ------------------------------------------------------------------------------------------------
+# The native reader: it takes ordinary records itself, and declines what it must
+
+
+@given(RECORDS, MANIFESTS, st.booleans())
+@HEAVY
+def test_native_reader_takes_ordinary_records(
+    record: dict[str, Any], manifest: dict[str, Any], signed: bool
+) -> None:
+    """Records without the few inputs it leaves to the reference are read natively: the fast
+    path is not a reference path in disguise."""
+    if signed:
+        record = {PROVENANCE_KEY: manifest, **record}
+    line = orjson.dumps(record)
+    content = {k: v for k, v in record.items() if k != PROVENANCE_KEY}
+    if any(type(v) is int and abs(v) >= 10**15 for v in _all_values(record)):
+        return  # 16 digits: left to the reference
+    scanned = native(line)
+    assert scanned is not None, line
+    body, start, end = scanned
+    assert body == rfc8785.dumps(content)
+    if PROVENANCE_KEY in record:
+        assert orjson.loads(line[start:end]) == record[PROVENANCE_KEY]
+    else:
+        assert (start, end) == (-1, -1)
+
+
+def _all_values(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [v for item in value.values() for v in _all_values(item)]
+    if isinstance(value, list):
+        return [v for item in value for v in _all_values(item)]
+    return [value]
+
+
+@pytest.mark.parametrize(("bits", "text"), APPENDIX_B)
+def test_native_reader_numbers_appendix_b(bits: str, text: str) -> None:
+    value = struct.unpack(">d", bytes.fromhex(bits))[0]
+    for spelling in (repr(value), format(value, ".17e"), repr(value).upper()):
+        line = f'{{"f":{spelling}}}'.encode()
+        assert native(line) == (f'{{"f":{text}}}'.encode(), -1, -1), spelling
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"n":1234567890123456}',  # 16 digits: the reference decides
+        b'{"a":1,"a":2}',
+        b'{"a":{"b":1,"c":2,"b":3}}',
+        b'{"_provenance":1,"_provenance":2}',
+        b'{"\\u005fprovenance":1,"_provenance":2}',
+        b'{"_provenance":{"k":1,"k":1}}',
+        b'{"s":"\\ud800"}',
+        b'{"s":"\\udc00\\ud800"}',
+        b'{"s":"\xed\xa0\x80"}',
+        b'{"s":"\xc0\x80"}',
+        b'{"s":"\xf4\x90\x80\x80"}',
+        b'{"s":"\xff"}',
+        b'{"s":"a\tb"}',
+        b'{"s":"\\x"}',
+        b'{"n":NaN}',
+        b'{"n":1e400}',
+        b'{"n":01}',
+        b'{"n":1.}',
+        b'{"n":-}',
+        b'{"n":.5}',
+        b"[1]",
+        b'"x"',
+        b"",
+        b'{"a":1} x',
+        b'{"a":1',
+        b'{"a":[1,]}',
+        b'{"a":1,}',
+        b'{"a" 1}',
+        b'{"a":tru}',
+        b"\xef\xbb\xbf{}",
+        b'{"d":' + b"[" * 128 + b"]" * 128 + b"}",
+    ],
+)
+def test_native_reader_declines(line: bytes) -> None:
+    assert native(line) is None
+    assert_paths_agree(line)
+
+
+@pytest.mark.parametrize(
+    ("line", "body"),
+    [
+        (b'{"b":1,"a":2}', b'{"a":2,"b":1}'),
+        (b' {\n"a" : [ 1 , 2.50 , -0 , -0.0 , 1E2 ] }\r\n', b'{"a":[1,2.5,0,0,100]}'),
+        (b'{"s":"\\u00e9\\/\\u001F\\t\\""}', b'{"s":"\xc3\xa9/\\u001f\\t\\""}'),
+        (b'{"\\u0062":1,"a":2}', b'{"a":2,"b":1}'),
+        (b'{"z":{"y":1,"x":[{"w":2,"v":3}]},"_provenance":{"p":[1]},"a":null}',
+         b'{"a":null,"z":{"x":[{"v":3,"w":2}],"y":1}}'),
+        (b'{"_provenance":{}}', b"{}"),
+        (b'{"d":' + b"[" * 127 + b"]" * 127 + b"}", b'{"d":' + b"[" * 127 + b"]" * 127 + b"}"),
+        (b'{"k":"\\ud83d\\ude00 \xf0\x9f\x98\x80 \\u2028"}',
+         b'{"k":"\xf0\x9f\x98\x80 \xf0\x9f\x98\x80 \xe2\x80\xa8"}'),
+    ],
+)  # fmt: skip
+def test_native_reader_writes_canonical_bytes(line: bytes, body: bytes) -> None:
+    scanned = native(line)
+    assert scanned is not None
+    assert scanned[0] == body
+    assert_paths_agree(line)
+
+
+def test_native_reader_gives_the_manifest_span() -> None:
+    line = b'{"a":1, "_provenance" : {"p": [1, "x"]} ,"b":2}'
+    scanned = native(line)
+    assert scanned is not None
+    body, start, end = scanned
+    assert (body, line[start:end]) == (b'{"a":1,"b":2}', b'{"p": [1, "x"]}')
+
+
+@given(st.binary(max_size=200))
+@HEAVY
+def test_native_reader_on_arbitrary_bytes(data: bytes) -> None:
+    assert_paths_agree(data)
+    assert_paths_agree(b'{"a":' + data + b"}")
+    assert_paths_agree(b'{"s":"' + data + b'"}')
+
+
+def test_record_view_reads_the_content_only_when_asked() -> None:
+    line = b'{"id":"r-1","_provenance":{"p":1},"text":"hi"}'
+    view, digest = view_and_digest(line)
+    assert isinstance(view, RecordView)
+    assert digest == content_digest(parse_record(line))
+    assert view.get(PROVENANCE_KEY) == {"p": 1}
+    assert view[PROVENANCE_KEY] == {"p": 1}
+    assert PROVENANCE_KEY in view
+    assert view.get("id") == "r-1"
+    assert view["text"] == "hi"
+    assert list(view) == ["id", PROVENANCE_KEY, "text"]
+    bare = view_and_digest(b'{"id":"r-2"}')[0]
+    assert PROVENANCE_KEY not in bare
+    assert bare.get(PROVENANCE_KEY, "none") == "none"
+    with pytest.raises(KeyError):
+        bare[PROVENANCE_KEY]

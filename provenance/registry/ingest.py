@@ -63,7 +63,9 @@ class DigestCollector:
         state.digests += bytes.fromhex(digest)
         state.statuses.append(_OK)
 
-    def add(self, state: DigestState, record: dict[str, Any] | None, result: RecordResult) -> None:
+    def add(
+        self, state: DigestState, record: Mapping[str, Any] | None, result: RecordResult
+    ) -> None:
         digest = result.content_digest
         state.digests += bytes.fromhex(digest) if digest else bytes(32)
         state.statuses.append(_STATUSES.index(result.status.value))
