@@ -38,11 +38,13 @@ __all__ = [
     "MAX_SAFE_INTEGER",
     "PROVENANCE_KEY",
     "MalformedJSONError",
+    "RecordView",
     "canonicalize",
     "content_digest",
     "parse_and_digest",
     "parse_json",
     "parse_record",
+    "scan_line",
     "view_and_digest",
 ]
 
@@ -372,8 +374,10 @@ def opening_brackets(data: bytes) -> int:
     return len(data.translate(None, _NOT_OPENING))
 
 
-def _scan(line: bytes) -> tuple[bytes, int, int] | None:
-    """The native reader's canonical content bytes and ``_provenance`` span, or None."""
+def scan_line(line: bytes) -> tuple[bytes, int, int] | None:
+    """The native reader on one line: the canonical bytes of the record's content and the span of
+    its ``_provenance`` value in ``line`` (``-1, -1`` when absent), or None when the reference path
+    must decide."""
     return _jcs.scan(line if type(line) is bytes else bytes(line), _MAX_DEPTH, _es6_number)
 
 
@@ -388,7 +392,7 @@ def parse_and_digest(line: bytes) -> tuple[dict[str, Any], str]:
     verdict and the message. A line the native reader accepted is strict JSON without duplicate
     keys or unsafe integers, which orjson reads as the reference does.
     """
-    scanned = _scan(line)
+    scanned = scan_line(line)
     if scanned is None:
         return _reference(line)
     try:
@@ -446,7 +450,7 @@ def view_and_digest(line: bytes) -> tuple[Mapping[str, Any], str]:
     """:func:`parse_and_digest` for readers that need only the ``_provenance`` value: the same
     verdict, digest and value, but the record's content becomes Python objects only if asked for
     (a :class:`RecordView`)."""
-    scanned = _scan(line)
+    scanned = scan_line(line)
     if scanned is None:
         return _reference(line)
     body, start, end = scanned
