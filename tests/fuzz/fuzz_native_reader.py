@@ -1,0 +1,162 @@
+"""Differential fuzzing of the native record reader under AddressSanitizer and UBSan.
+
+    .venv/bin/python tests/fuzz/fuzz_native_reader.py --seconds 240 --seed 1
+
+Builds ``provenance/_jcs.c`` with ``-fsanitize=address,undefined`` into a temporary directory,
+then runs itself again with the sanitizer runtimes preloaded. It mutates record lines (inserted,
+replaced and deleted bytes, chosen among JSON's structural bytes, digits, escapes and broken or
+multi-byte UTF-8) and checks, for every line the native reader takes, that the reference parser
+accepts it too and gives the same content digest and the same ``_provenance`` value. A sanitizer
+report, or any disagreement, stops the run with a non-zero exit code. Needs gcc.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import os
+import random
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+ROOT = Path(__file__).resolve().parents[2]
+ALPHABET = (
+    b' "\\:,[]{}0123456789.eE+-aNtfnu/_provenance\x00\x1f\x7f'
+    b"\xc3\xa9\xe2\x82\xac\xef\xbf\xbf\xf0\x9f\x98\x80\xff\xed\xa0\xc0"
+)
+WORDS = ["tutor", "caf\u00e9", "\u2713", "\U0001f642", "\u4e2d\u6587", "x\ny", 'a "q"', "\\"]
+
+
+def _record(rnd: random.Random, depth: int = 0) -> Any:
+    kind = rnd.random()
+    if depth > 3 or kind < 0.35:
+        return rnd.choice(
+            [
+                rnd.randint(-(10**15), 10**15),
+                rnd.random() * 10 ** rnd.randint(-8, 22),
+                rnd.choice(WORDS) * rnd.randint(1, 3),
+                True,
+                None,
+            ]
+        )
+    if kind < 0.6:
+        return [_record(rnd, depth + 1) for _ in range(rnd.randint(0, 4))]
+    keys = [rnd.choice([*WORDS, "id", "meta", "_provenance", "\ue000", "b"]) for _ in range(4)]
+    return {key: _record(rnd, depth + 1) for key in keys}
+
+
+def _corpus(rnd: random.Random) -> list[bytes]:
+    lines = []
+    for _ in range(400):
+        record = {"id": f"r-{rnd.randrange(10**6)}", "body": _record(rnd)}
+        if rnd.random() < 0.7:
+            record["_provenance"] = {"statement": "eyJ4IjoxfQ==", "batch": {"index": 3}}
+        lines.append(orjson.dumps(record))
+    vectors = ROOT / "tests" / "vectors" / "jcs" / "input"
+    lines += [path.read_bytes() for path in sorted(vectors.iterdir())]
+    return lines
+
+
+def _mutate(line: bytes, rnd: random.Random) -> bytes:
+    data = bytearray(line)
+    for _ in range(rnd.randint(1, 4)):
+        at = rnd.randrange(len(data) + 1)
+        byte = rnd.choice(ALPHABET)
+        action = rnd.random()
+        if action < 0.4 or at == len(data):
+            data.insert(at, byte)
+        elif action < 0.8:
+            data[at] = byte
+        else:
+            del data[at]
+    return bytes(data)
+
+
+def fuzz(library: Path, seconds: float, seed: int) -> int:
+    spec = importlib.util.spec_from_file_location("provenance._jcs", library)
+    assert spec is not None and spec.loader is not None
+    native = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(native)
+    sys.path.insert(0, str(ROOT))
+    from provenance import canonical
+    from provenance.errors import MalformedJSONError
+    from provenance.limits import DEFAULT_LIMITS
+
+    rnd = random.Random(seed)
+    corpus = _corpus(rnd)
+    end = time.monotonic() + seconds
+    tried = taken = 0
+    while time.monotonic() < end:
+        line = _mutate(rnd.choice(corpus), rnd)
+        tried += 1
+        scanned = native.scan(line, DEFAULT_LIMITS.max_json_depth, canonical._es6_number)
+        if scanned is None:
+            continue
+        taken += 1
+        try:
+            record = canonical.parse_record(line)
+        except MalformedJSONError as exc:
+            print(f"taken natively, rejected by the reference ({exc.message}): {line!r}")
+            return 1
+        body, start, end_at = scanned
+        if hashlib.sha256(body).hexdigest() != canonical.content_digest(record):
+            print(f"digests differ: {line!r}")
+            return 1
+        expected = record.get(canonical.PROVENANCE_KEY, "absent")
+        got = "absent" if start < 0 else orjson.loads(line[start:end_at])
+        if got != expected:
+            print(f"manifests differ: {line!r}")
+            return 1
+    print(f"{tried:,} mutated lines, {taken:,} taken by the native reader, all equal")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--library", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.library is not None:
+        return fuzz(args.library, args.seconds, args.seed)
+    with tempfile.TemporaryDirectory() as work:
+        library = Path(work) / "_jcs_sanitized.so"
+        subprocess.run(
+            [
+                "gcc",
+                "-shared",
+                "-fPIC",
+                "-O1",
+                "-g",
+                "-fno-omit-frame-pointer",
+                "-fsanitize=address,undefined",
+                "-fno-sanitize-recover=undefined",
+                f"-I{sysconfig.get_paths()['include']}",
+                str(ROOT / "provenance" / "_jcs.c"),
+                "-o",
+                str(library),
+            ],
+            check=True,
+        )
+        runtimes = [
+            subprocess.run(
+                ["gcc", f"-print-file-name={name}"], check=True, capture_output=True, text=True
+            ).stdout.strip()
+            for name in ("libasan.so", "libubsan.so")
+        ]
+        env = {**os.environ, "LD_PRELOAD": " ".join(runtimes), "ASAN_OPTIONS": "detect_leaks=0"}
+        command = [sys.executable, __file__, "--library", str(library)]
+        command += ["--seconds", str(args.seconds), "--seed", str(args.seed)]
+        return subprocess.run(command, env=env, check=False).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
