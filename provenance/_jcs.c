@@ -86,7 +86,7 @@ reserve(Buf *b, Py_ssize_t extra)
 static inline int
 append(Buf *b, const void *bytes, Py_ssize_t len)
 {
-    if (b->quiet) {
+    if (b->quiet || len == 0) {
         return OK;
     }
     if (reserve(b, len) != OK) {
