@@ -249,29 +249,25 @@ def floor(path: Path, reader: str = "orjson", proof: bool = False) -> dict[str, 
     bytes of its content; the manifest is checked, not read into objects) or ``strict`` (what the
     verifier reads with: :func:`canonical.view_and_digest`, the native reader plus the manifest as
     Python objects). With ``proof`` (batch file, strict reader), also what no batch verifier can
-    skip per record: decode the statement (strict base64), hash it as a Merkle leaf, and one
+    skip per record: decode the statement (canonical base64, as ``verify`` does), hash it as a Merkle leaf, and one
     inner-node hash (a tree over ``n`` leaves has ``n - 1``). No checks, no bookkeeping: the
     ceiling of batch verification."""
-    import binascii
-
     import orjson
 
-    from provenance import canonical
+    from provenance import _native, canonical
 
     started, cpu = time.perf_counter(), time.process_time()
     count = 0
     sha = hashlib.sha256
     if reader == "strict":
         parse = canonical.view_and_digest
-        decode = binascii.a2b_base64
+        decode = _native.b64decode
         node = b"\x01" + bytes(32)
         for line in _lines(path):
             if line:
                 record, _ = parse(line)
                 if proof:
-                    leaf = sha(
-                        b"\x00" + decode(record["_provenance"]["statement"], strict_mode=True)
-                    )
+                    leaf = sha(b"\x00" + decode(record["_provenance"]["statement"]))
                     sha(node + leaf.digest()).digest()
                 count += 1
     elif reader == "native":
@@ -352,23 +348,22 @@ def batch_tag_floor(path: Path, signed: Path, output: Path, records: int) -> dic
 
 def verify_ceiling(path: Path) -> dict[str, Any]:
     """The least a per-record verifier computes, on one core: the strict reader and content
-    digest of every record, strict base64 decoding of its payload and signature, the PAE bytes
+    digest of every record, canonical base64 decoding of its payload and signature (as
+    ``verify`` does), the PAE bytes
     and one Ed25519 verification. No statement, no trust or digest checks, no bookkeeping."""
-    import binascii
-
-    from provenance import canonical, dsse
+    from provenance import _native, canonical, dsse
     from provenance.project import load_trust, trust_path
 
     verify = load_trust(trust_path(None)).keys[0].key.public_key.verify
-    parse, decode, pae = canonical.view_and_digest, binascii.a2b_base64, dsse.pae
+    parse, decode, pae = canonical.view_and_digest, _native.b64decode, dsse.pae
     started, cpu = time.perf_counter(), time.process_time()
     count = 0
     for line in _lines(path):
         if line:
             record, _ = parse(line)
             envelope = record["_provenance"]["dsse"]
-            payload = decode(envelope["payload"], strict_mode=True)
-            sig = decode(envelope["signatures"][0]["sig"], strict_mode=True)
+            payload = decode(envelope["payload"])
+            sig = decode(envelope["signatures"][0]["sig"])
             verify(sig, pae(envelope["payloadType"], payload))  # type: ignore[call-arg]
             count += 1
     return _timing(started, cpu, count)

@@ -10,7 +10,7 @@ Two paths compute the same thing:
 * the reference path (:func:`parse_record`, :func:`canonicalize`, :func:`content_digest`), written
   from the specifications with the standard library;
 * :func:`parse_and_digest` and :func:`view_and_digest`, used on large files. A native reader
-  (``provenance/_jcs.c``) checks the line and writes the canonical bytes of its content in one
+  (``provenance/_native.c``) checks the line and writes the canonical bytes of its content in one
   pass, or declines and the reference path runs. Property tests hold the two paths equal.
 
 Specs: RFC 8785 https://www.rfc-editor.org/rfc/rfc8785 ,
@@ -30,7 +30,7 @@ from typing import Any, Final
 
 import orjson
 
-from provenance import _jcs
+from provenance import _native
 from provenance.errors import MalformedJSONError
 from provenance.limits import DEFAULT_LIMITS
 
@@ -378,14 +378,14 @@ def scan_line(line: bytes) -> tuple[bytes, int, int] | None:
     """The native reader on one line: the canonical bytes of the record's content and the span of
     its ``_provenance`` value in ``line`` (``-1, -1`` when absent), or None when the reference path
     must decide."""
-    return _jcs.scan(line if type(line) is bytes else bytes(line), _MAX_DEPTH, _es6_number)
+    return _native.scan(line if type(line) is bytes else bytes(line), _MAX_DEPTH, _es6_number)
 
 
 def parse_and_digest(line: bytes) -> tuple[dict[str, Any], str]:
     """Parse one JSONL record strictly and compute its content digest, fast.
 
     Returns what ``(parse_record(line), content_digest(parse_record(line)))`` returns and raises
-    :class:`MalformedJSONError` wherever that would. The native reader (``provenance/_jcs.c``)
+    :class:`MalformedJSONError` wherever that would. The native reader (``provenance/_native.c``)
     validates the line and writes the canonical bytes of its content in one pass, building no
     Python object; orjson then builds the record. Whatever the native reader does not take (any
     error, and the rare inputs listed in its source) runs the reference path, which gives the

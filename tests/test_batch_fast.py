@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import copy
 import hashlib
 import io
@@ -556,6 +557,38 @@ def test_fast_base64_accepts_only_what_the_strict_decoder_accepts(data: bytes, t
         if fast_value is not None:
             assert fast_value == dsse.b64decode(candidate, "x")
     assert _b64(base64.b64encode(data).decode()) == data
+
+
+def canonical_b64(text: Any) -> bytes | None:
+    """The oracle: the standard library's strict decoder, and the text must be the only
+    encoding of its bytes (a whole number of quads, zero bits after the last byte)."""
+    if type(text) is not str or len(text) % 4:
+        return None
+    try:
+        data = binascii.a2b_base64(text, strict_mode=True)
+    except (binascii.Error, ValueError):
+        return None
+    return data if base64.b64encode(data).decode() == text else None
+
+
+B64_TEXT = st.text(alphabet="ABCDQgwAEIMab01+/=-_ \n\u00e9\x00", max_size=16)
+
+
+@SETTINGS
+@given(st.binary(max_size=64), B64_TEXT, st.integers(0, 3), st.sampled_from("=A/+_\u00e9"))
+def test_native_base64_is_the_strict_canonical_decoder(
+    data: bytes, text: str, at: int, char: str
+) -> None:
+    encoded = base64.b64encode(data).decode()
+    changed = encoded[: len(encoded) - 1 - at] + char + encoded[len(encoded) - at :]
+    for candidate in (encoded, text, changed, encoded + "=", encoded + "AA==", "=" + encoded[1:]):
+        assert _b64(candidate) == canonical_b64(candidate), candidate
+    assert _b64(encoded) == data
+
+
+@pytest.mark.parametrize("value", [None, 4, b"AAAA", ["AAAA"], "", "AA==", "AB==", "AAE=", "AAA="])
+def test_native_base64_edge_values(value: Any) -> None:
+    assert _b64(value) == canonical_b64(value)
 
 
 def test_other_signer_in_batch_is_untrusted(tmp_path: Path) -> None:

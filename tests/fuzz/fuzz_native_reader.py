@@ -2,7 +2,7 @@
 
     .venv/bin/python tests/fuzz/fuzz_native_reader.py --seconds 240 --seed 1
 
-Builds ``provenance/_jcs.c`` with ``-fsanitize=address,undefined`` into a temporary directory,
+Builds ``provenance/_native.c`` with ``-fsanitize=address,undefined`` into a temporary directory,
 then runs itself again with the sanitizer runtimes preloaded. It mutates record lines (inserted,
 replaced and deleted bytes, chosen among JSON's structural bytes, digits, escapes and broken or
 multi-byte UTF-8) and checks, for every line the native reader takes, that the reference parser
@@ -81,7 +81,7 @@ def _mutate(line: bytes, rnd: random.Random) -> bytes:
 
 
 def fuzz(library: Path, seconds: float, seed: int) -> int:
-    spec = importlib.util.spec_from_file_location("provenance._jcs", library)
+    spec = importlib.util.spec_from_file_location("provenance._native", library)
     assert spec is not None and spec.loader is not None
     native = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(native)
@@ -128,7 +128,7 @@ def main() -> int:
     if args.library is not None:
         return fuzz(args.library, args.seconds, args.seed)
     with tempfile.TemporaryDirectory() as work:
-        library = Path(work) / "_jcs_sanitized.so"
+        library = Path(work) / "_native_sanitized.so"
         subprocess.run(
             [
                 "gcc",
@@ -140,7 +140,7 @@ def main() -> int:
                 "-fsanitize=address,undefined",
                 "-fno-sanitize-recover=undefined",
                 f"-I{sysconfig.get_paths()['include']}",
-                str(ROOT / "provenance" / "_jcs.c"),
+                str(ROOT / "provenance" / "_native.c"),
                 "-o",
                 str(library),
             ],

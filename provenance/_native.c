@@ -1,4 +1,6 @@
-/* Native fast path of the strict record reader: one JSONL line in, the RFC 8785 (JCS) canonical
+/* Native fast paths: the strict record reader and canonical base64 decoding.
+ *
+ * scan: one JSONL line in, the RFC 8785 (JCS) canonical
  * bytes of the record without its top-level "_provenance" member out, plus where that member's
  * value sits in the line. No Python object is built for the record's content.
  *
@@ -11,7 +13,10 @@
  * float() converts them; those whose repr() has an exponent are written by the reference's own
  * ECMAScript formatter, passed in as a callable, and the others as that formatter writes them.
  *
- * Specs: RFC 8259 (JSON), RFC 8785 (JCS), RFC 3629 (UTF-8).
+ * b64decode: the bytes of a text that is the canonical standard base64 encoding of them (RFC 4648
+ * §4, with padding, no other characters, zero bits after the last byte), or None.
+ *
+ * Specs: RFC 8259 (JSON), RFC 8785 (JCS), RFC 3629 (UTF-8), RFC 4648 (base64).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -904,15 +909,94 @@ scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return result;
 }
 
+/* RFC 4648 §4 alphabet: value of each byte, -1 for every other byte ('=' included). */
+static signed char b64_values[256];
+
+static void
+b64_init(void)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    memset(b64_values, -1, sizeof(b64_values));
+    for (int k = 0; k < 64; k++) {
+        b64_values[(unsigned char)alphabet[k]] = (signed char)k;
+    }
+}
+
+PyDoc_STRVAR(b64decode_doc,
+"b64decode(text, /)\n--\n\n"
+"The bytes whose canonical standard base64 encoding (RFC 4648 section 4: padded, nothing else,\n"
+"zero bits after the last byte) is `text`, or None when `text` is anything else.");
+
+static PyObject *
+b64decode(PyObject *module, PyObject *text)
+{
+    (void)module;
+    if (!PyUnicode_Check(text) || !PyUnicode_IS_ASCII(text)) {
+        Py_RETURN_NONE;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    const unsigned char *s = PyUnicode_1BYTE_DATA(text);
+    if (n % 4 != 0) {
+        Py_RETURN_NONE;
+    }
+    if (n == 0) {
+        return PyBytes_FromStringAndSize(NULL, 0);
+    }
+    int pad = s[n - 1] == '=' ? (s[n - 2] == '=' ? 2 : 1) : 0;
+    Py_ssize_t size = n / 4 * 3 - pad;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, size);
+    if (out == NULL) {
+        return NULL;
+    }
+    unsigned char *d = (unsigned char *)PyBytes_AS_STRING(out);
+    Py_ssize_t whole = n - 4; /* every quad but the last */
+    for (Py_ssize_t i = 0; i < whole; i += 4) {
+        int a = b64_values[s[i]], b = b64_values[s[i + 1]];
+        int c = b64_values[s[i + 2]], e = b64_values[s[i + 3]];
+        if ((a | b | c | e) < 0) {
+            Py_DECREF(out);
+            Py_RETURN_NONE;
+        }
+        unsigned int v = ((unsigned int)a << 18) | ((unsigned int)b << 12) |
+                         ((unsigned int)c << 6) | (unsigned int)e;
+        *d++ = (unsigned char)(v >> 16);
+        *d++ = (unsigned char)(v >> 8);
+        *d++ = (unsigned char)v;
+    }
+    const unsigned char *q = s + whole;
+    int a = b64_values[q[0]], b = b64_values[q[1]];
+    int c = pad == 2 ? 0 : b64_values[q[2]];
+    int e = pad ? 0 : b64_values[q[3]];
+    /* Canonical: the bits after the last byte are zero. */
+    int loose = (pad == 2 && (b & 0x0F)) || (pad == 1 && (c & 0x03));
+    if ((a | b | c | e) < 0 || loose) {
+        Py_DECREF(out);
+        Py_RETURN_NONE;
+    }
+    unsigned int v = ((unsigned int)a << 18) | ((unsigned int)b << 12) |
+                     ((unsigned int)c << 6) | (unsigned int)e;
+    *d++ = (unsigned char)(v >> 16);
+    if (pad < 2) {
+        *d++ = (unsigned char)(v >> 8);
+    }
+    if (pad == 0) {
+        *d = (unsigned char)v;
+    }
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"scan", (PyCFunction)(void (*)(void))scan, METH_FASTCALL, scan_doc},
+    {"b64decode", b64decode, METH_O, b64decode_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
-    "provenance._jcs",
-    "Native fast path of the strict record reader (see provenance.canonical).",
+    "provenance._native",
+    "Native fast paths of the strict record reader (see provenance.canonical) and of canonical "
+    "base64 decoding (see provenance.verification).",
     0,
     methods,
     NULL,
@@ -922,7 +1006,8 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC
-PyInit__jcs(void)
+PyInit__native(void)
 {
+    b64_init();
     return PyModuleDef_Init(&module);
 }
