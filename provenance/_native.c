@@ -64,6 +64,10 @@ typedef struct {
     Members members;
     Py_ssize_t prov_start;
     Py_ssize_t prov_end;
+    const char *pick; /* a top-level key whose value's span is wanted too, or NULL */
+    Py_ssize_t pick_len;
+    Py_ssize_t pick_start;
+    Py_ssize_t pick_end;
 } Reader;
 
 static const char PROVENANCE[] = "_provenance";
@@ -757,6 +761,11 @@ object(Reader *r, int top)
             else {
                 m.seg_len = r->out.len - m.seg;
                 written++;
+                if (top && r->pick != NULL && m.key_len == r->pick_len &&
+                    memcmp(r->keys.data + m.key, r->pick, (size_t)r->pick_len) == 0) {
+                    r->pick_start = start;
+                    r->pick_end = r->i;
+                }
             }
             if (push_member(&r->members, &m) != OK) {
                 return FAIL;
@@ -850,18 +859,18 @@ value(Reader *r, int top)
 }
 
 PyDoc_STRVAR(scan_doc,
-"scan(line, max_depth, number_writer, /)\n--\n\n"
+"scan(line, max_depth, number_writer, key=None, /)\n--\n\n"
 "The RFC 8785 bytes of the JSON object in `line` without its top-level \"_provenance\" member,\n"
-"with the start and end of that member's value in `line` (-1, -1 when it is absent); or None\n"
-"when the strict reference reader must decide. `number_writer` turns a float into its\n"
-"ECMAScript text.");
+"with the start and end of that member's value in `line` (-1, -1 when it is absent) and, when\n"
+"`key` is given, of the top-level member `key` (which stays in the bytes); or None when the\n"
+"strict reference reader must decide. `number_writer` turns a float into its ECMAScript text.");
 
 static PyObject *
 scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "scan() takes exactly 3 arguments");
+    if (nargs != 3 && nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "scan() takes 3 or 4 arguments");
         return NULL;
     }
     if (!PyBytes_Check(args[0])) {
@@ -884,6 +893,18 @@ scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     r.es6 = args[2];
     r.prov_start = -1;
     r.prov_end = -1;
+    r.pick_start = -1;
+    r.pick_end = -1;
+    if (nargs == 4) {
+        if (!PyUnicode_Check(args[3])) {
+            PyErr_SetString(PyExc_TypeError, "scan() needs a str key");
+            return NULL;
+        }
+        r.pick = PyUnicode_AsUTF8AndSize(args[3], &r.pick_len);
+        if (r.pick == NULL) {
+            return NULL;
+        }
+    }
     PyObject *result = NULL;
     int rc = reserve(&r.out, r.n + 16);
     if (rc == OK) {
@@ -897,7 +918,10 @@ scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         }
     }
     if (rc == OK) {
-        result = Py_BuildValue("(y#nn)", r.out.data, r.out.len, r.prov_start, r.prov_end);
+        result = nargs == 3 ? Py_BuildValue("(y#nn)", r.out.data, r.out.len, r.prov_start,
+                                            r.prov_end)
+                            : Py_BuildValue("(y#nnnn)", r.out.data, r.out.len, r.prov_start,
+                                            r.prov_end, r.pick_start, r.pick_end);
     }
     else if (rc == BAIL) {
         result = Py_NewRef(Py_None);

@@ -1,6 +1,12 @@
 from collections.abc import Callable
+from typing import overload
 
+@overload
 def scan(
     line: bytes, max_depth: int, number_writer: Callable[[float], str], /
 ) -> tuple[bytes, int, int] | None: ...
+@overload
+def scan(
+    line: bytes, max_depth: int, number_writer: Callable[[float], str], key: str, /
+) -> tuple[bytes, int, int, int, int] | None: ...
 def b64decode(text: object, /) -> bytes | None: ...

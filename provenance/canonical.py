@@ -26,7 +26,7 @@ import json
 import math
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any, Final
+from typing import Any, Final, overload
 
 import orjson
 
@@ -374,11 +374,20 @@ def opening_brackets(data: bytes) -> int:
     return len(data.translate(None, _NOT_OPENING))
 
 
-def scan_line(line: bytes) -> tuple[bytes, int, int] | None:
+@overload
+def scan_line(line: bytes) -> tuple[bytes, int, int] | None: ...
+@overload
+def scan_line(line: bytes, key: str) -> tuple[bytes, int, int, int, int] | None: ...
+def scan_line(
+    line: bytes, key: str | None = None
+) -> tuple[bytes, int, int] | tuple[bytes, int, int, int, int] | None:
     """The native reader on one line: the canonical bytes of the record's content and the span of
-    its ``_provenance`` value in ``line`` (``-1, -1`` when absent), or None when the reference path
-    must decide."""
-    return _native.scan(line if type(line) is bytes else bytes(line), _MAX_DEPTH, _es6_number)
+    its ``_provenance`` value in ``line`` (``-1, -1`` when absent), and with ``key`` the span of
+    that top-level member's value too; or None when the reference path must decide."""
+    data = line if type(line) is bytes else bytes(line)
+    if key is None:
+        return _native.scan(data, _MAX_DEPTH, _es6_number)
+    return _native.scan(data, _MAX_DEPTH, _es6_number, key)
 
 
 def parse_and_digest(line: bytes) -> tuple[dict[str, Any], str]:

@@ -337,10 +337,7 @@ class Tagger:
         return canonical_statement(predicate_bytes, digest, name)
 
     def record_id(self, record: Mapping[str, Any]) -> str:
-        value = record.get(self.id_field)
-        if isinstance(value, str | int) and not isinstance(value, bool):
-            return str(value)
-        return uuid.uuid4().hex
+        return _record_name(record.get(self.id_field))
 
     # ---- per-record signing -----------------------------------------------------------------
 
@@ -624,12 +621,21 @@ def _state_task(job: _Job, task: _Task, now: datetime) -> list[_Unsigned]:
         shared = (predicate, canonical_bytes(predicate.to_dict()))
     records: list[_Unsigned] = []
     number = task.first_line - 1
-    parse = canonical.parse_and_digest
+    parse, scan, id_field = canonical.parse_and_digest, canonical.scan_line, tagger.id_field
     for data in task.read(job.source).split(b"\n"):
         number += 1
         if not data or data.isspace():
             continue
         data = data.rstrip()
+        if shared is not None:
+            # The native reader gives the digest and the id without building the record.
+            scanned = scan(data, id_field)
+            if scanned is not None and scanned[1] < 0:
+                content, _, _, start, end = scanned
+                name = _record_name(orjson.loads(data[start:end]) if start >= 0 else None)
+                statement = tagger._statement_bytes(name, _sha256(content).hexdigest(), *shared)
+                records.append(_Unsigned(data, content == b"{}", statement))
+                continue
         try:
             record, digest = parse(data)
         except MalformedJSONError as exc:
@@ -654,6 +660,13 @@ def _state_task(job: _Job, task: _Task, now: datetime) -> list[_Unsigned]:
             statement = tagger._statement_bytes(tagger.record_id(record), digest, *shared)
         records.append(_Unsigned(body, not record, statement))
     return records
+
+
+def _record_name(value: Any) -> str:
+    """A record's id: its id field when that is a string or an integer, else a random one."""
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        return str(value)
+    return uuid.uuid4().hex
 
 
 def _sign_records(job: _Job, records: list[_Unsigned], now: datetime) -> _Done:

@@ -369,6 +369,9 @@ def test_file_tagger_writes_the_sdk_statements_on_any_number_of_workers(
     records = chat_records(150)
     records[3]["id"] = 3
     records[5]["extra"] = {"é": [1.5, -0.0, 1e21], "\ue000": "x", "\U0001f600": None}
+    records[7]["id"] = 'q"uote\\ \u00e9 \U0001f600'
+    records[9]["id"] = 1234567890123456  # 16 digits: the native reader leaves it to the reference
+    records[11] = {"meta": {"id": "nested"}, "id": "top-11", "_id": 1}
     source = write_jsonl(tmp_path / "in.jsonl", records)
     monkeypatch.setattr(tagging, "TASK_BYTES", 7 * 1024)
     inline = _tag_file(tmp_path, source, 1, batch_size=batch_size)
@@ -386,6 +389,24 @@ def test_file_tagger_writes_the_sdk_statements_on_any_number_of_workers(
     out = tmp_path / "out.jsonl"
     out.write_bytes(pooled)
     assert _report(out, 1)["counts"] == {"ok": 150}
+
+
+def test_file_tagger_reads_plain_records_without_building_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records without a manifest are stated from the native reader's digest and id alone."""
+    source = write_jsonl(tmp_path / "in.jsonl", chat_records(20))
+    expected = _tag_file(tmp_path, source, 1)
+
+    def unused(line: bytes) -> Any:
+        raise AssertionError("the full parse ran")
+
+    monkeypatch.setattr(canonical, "parse_and_digest", unused)
+    again = _tag_file(tmp_path, source, 1)
+    assert [orjson.loads(line)["id"] for line in again.splitlines()] == [
+        orjson.loads(line)["id"] for line in expected.splitlines()
+    ]
+    assert len(again.splitlines()) == 20
 
 
 def test_file_tagger_names_the_line_of_a_bad_record(

@@ -732,3 +732,15 @@ def test_record_view_reads_the_content_only_when_asked() -> None:
     assert bare.get(PROVENANCE_KEY, "none") == "none"
     with pytest.raises(KeyError):
         bare[PROVENANCE_KEY]
+
+
+def test_native_reader_gives_the_span_of_a_chosen_member() -> None:
+    line = b'{"meta":{"id":"inner"},"id" : "r-7" ,"_provenance":{"p":1},"n":[1]}'
+    scanned = scan_line(line, "id")
+    assert scanned is not None
+    body, start, end, key_start, key_end = scanned
+    assert body == b'{"id":"r-7","meta":{"id":"inner"},"n":[1]}'
+    assert (line[start:end], line[key_start:key_end]) == (b'{"p":1}', b'"r-7"')
+    assert scan_line(b'{"meta":{"id":1}}', "id") == (b'{"meta":{"id":1}}', -1, -1, -1, -1)
+    assert scan_line(b'{"\\u0069d":2}', "id") == (b'{"id":2}', -1, -1, 11, 12)
+    assert scan_line(b'{"id":1,"id":2}', "id") is None
