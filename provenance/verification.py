@@ -285,6 +285,12 @@ class Verifier:
     )
     _last_time: tuple[bytes, tuple[str, datetime]] | None = field(default=None, repr=False)
     _last_head: tuple[bytes, _PredicateFacts] | None = field(default=None, repr=False)
+    _last_prefix: tuple[bytes, _PredicateFacts, datetime | None, str | None] | None = field(
+        default=None, repr=False
+    )
+    _last_signers: tuple[tuple[TrustedKey, ...], _PredicateFacts, datetime | None] | None = field(
+        default=None, repr=False
+    )
     _last_envelope: tuple[dict[str, Any], _BatchFacts] | None = field(default=None, repr=False)
     _hints: dict[str | None, tuple[bool, tuple[TrustedKey, ...]]] = field(
         default_factory=dict, repr=False
@@ -579,8 +585,16 @@ class Verifier:
     def _check_signers(
         self, signers: tuple[TrustedKey, ...], facts: _Facts, signed_at: datetime | None
     ) -> None:
-        when = signed_at or self.now
         predicate = facts.predicate
+        last = self._last_signers
+        if (
+            last is not None
+            and last[0] is signers
+            and last[1] is predicate
+            and last[2] == signed_at
+        ):
+            return  # the same keys, predicate and time passed just before (records of one batch)
+        when = signed_at or self.now
         for key in signers:
             if key.revoked_at is not None and key.revoked_at <= self.now:
                 reason = f" ({key.revoked_reason})" if key.revoked_reason else ""
@@ -610,6 +624,7 @@ class Verifier:
                     status=Status.UNTRUSTED_SIGNER.value,
                     record_id=facts.record_id,
                 )
+        self._last_signers = (signers, predicate, signed_at)
 
     # ---- statements -------------------------------------------------------------------------
 
@@ -649,18 +664,23 @@ class Verifier:
         stored, either up to a final plain ``signed_at`` string member (which is then read and
         checked as the manifest model checks it) or as a whole. A JSON string cannot hold an
         unescaped quote, so the ``MID`` found last and the ``signed_at`` member found last are
-        the statement's own.
+        the statement's own. Records of one generation run share every byte before the digest:
+        when a statement starts with the bytes before the digest of the last one read this way,
+        only its digest and name are read.
         """
+        last_prefix = self._last_prefix
+        if last_prefix is not None and payload.startswith(last_prefix[0]):
+            known = self._known_tail(payload, len(last_prefix[0]), digest)
+            if known is not None:
+                return _Facts(known, digest, *last_prefix[1:])
         if not payload.startswith(_HEAD) or not payload.endswith(_END):
             return None
         mid = payload.rfind(_MID)
         if mid < 0:
             return None
         start = mid + len(_MID)
-        name_at = start + 64 + len(_NAME_KEY)
-        if payload[start + 64 : name_at] != _NAME_KEY or payload[
-            start : start + 64
-        ] != digest.encode("ascii"):
+        name = self._known_tail(payload, start, digest)
+        if name is None:
             return None
         first = len(_HEAD)
         signed_text: str | None = None
@@ -691,13 +711,25 @@ class Verifier:
                 return None
             signed_text = facts.data.get("signed_at")
             signed_at = facts.predicate.signed_at
+        self._last_prefix = (payload[:start], facts, signed_at, signed_text)
+        return _Facts(name, digest, facts, signed_at, signed_text)
+
+    @staticmethod
+    def _known_tail(payload: bytes, start: int, digest: str) -> str | None:
+        """The name of a statement whose bytes from ``start`` are ``DIGEST NAME_KEY NAME END``
+        with ``digest`` and a JSON string as the name; None otherwise."""
+        name_at = start + 64 + len(_NAME_KEY)
+        if (
+            payload[start + 64 : name_at] != _NAME_KEY
+            or payload[start : start + 64] != digest.encode("ascii")
+            or not payload.endswith(_END)
+        ):
+            return None
         try:
             name = orjson.loads(payload[name_at : -len(_END)])
         except orjson.JSONDecodeError:
             return None
-        if type(name) is not str:
-            return None
-        return _Facts(name, digest, facts, signed_at, signed_text)
+        return name if type(name) is str else None
 
     def _time(self, stamp: bytes) -> tuple[str, datetime] | None:
         """A ``signed_at`` value read from statement bytes, checked as the manifest model checks

@@ -321,6 +321,31 @@ def test_statements_read_from_bytes_agree_with_the_strict_path(old: bytes, new: 
     assert [r.manifest for r in fast(records)] == [r.manifest for r in reference(records)]
 
 
+@pytest.mark.parametrize("tail", ["digest", "name-key", "end", "name-quote"])
+def test_statements_sharing_the_last_prefix_agree_with_the_strict_path(tail: str) -> None:
+    """Records after the first of a run are read from their digest and name only; a change
+    there is judged as the strict path judges it (a statement need not be canonical to be
+    valid: only the digest change fails)."""
+    records = _per_record()
+    payload = dsse.b64decode(prov(records[2])["dsse"]["payload"], "payload")
+    at = payload.index(b'"sha256":"') + len(b'"sha256":"')
+    changed = {
+        "digest": payload[:at]
+        + (b"0" if payload[at : at + 1] != b"0" else b"1")
+        + payload[at + 1 :],
+        "name-key": payload.replace(b'"},"name":', b'"}, "name":'),
+        "end": payload + b" ",
+        "name-quote": payload.replace(b'"},"name":"', b'"},"name":"\\"'),
+    }[tail]
+    assert changed != payload
+    _resign(records[2], changed)
+    assert verdicts(fast(records)) == verdicts(reference(records))
+    assert [r.manifest for r in fast(records)] == [r.manifest for r in reference(records)]
+    assert [r.record_id for r in fast(records)] == [r.record_id for r in reference(records)]
+    expected = "content-mismatch" if tail == "digest" else "ok"
+    assert fast(records)[2].status.value == expected
+
+
 def _report(path: Path, workers: int) -> dict[str, Any]:
     verifier = Verifier(TRUST, now=SIGNED_AT)
     partial: scan.ScanPartial[None] = scan.scan_paths([path], verifier, workers=workers)
