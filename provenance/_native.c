@@ -1,17 +1,18 @@
 /* Native fast paths: the strict record reader and canonical base64 decoding.
  *
- * scan: one JSONL line in, the RFC 8785 (JCS) canonical
- * bytes of the record without its top-level "_provenance" member out, plus where that member's
- * value sits in the line. No Python object is built for the record's content.
+ * scan: one JSONL line in; out, the RFC 8785 (JCS) canonical bytes of the record without its
+ * top-level "_provenance" member, where that member's value sits in the line and, if asked, where
+ * one other top-level member's value sits. No Python object is built for the record's content.
  *
  * The contract is one-sided: `scan` either returns exactly what the reference path in
  * provenance/canonical.py computes (parse_json + canonicalize), or returns None, and then the
  * caller runs the reference path, which gives the verdict and the message. Anything the reference
  * might judge differently makes `scan` return None: invalid UTF-8, a lone surrogate, a duplicate
- * key at any depth, an integer of 16 or more digits, a number that overflows, nesting deeper than
- * the limit, a top level that is not an object, and any grammar error. Floats are converted as
- * float() converts them; those whose repr() has an exponent are written by the reference's own
- * ECMAScript formatter, passed in as a callable, and the others as that formatter writes them.
+ * key at any depth, an integer of 16 or more digits, a float token of 64 or more characters, a
+ * number that overflows, nesting deeper than the limit, a top level that is not an object, and
+ * any grammar error. Floats are converted as float() converts them; those whose repr() has an
+ * exponent are written by the reference's own ECMAScript formatter, passed in as a callable, and
+ * the others as that formatter writes them.
  *
  * b64decode: the bytes of a text that is the canonical standard base64 encoding of them (RFC 4648
  * §4, with padding, no other characters, zero bits after the last byte), or None.
