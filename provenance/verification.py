@@ -288,9 +288,9 @@ class Verifier:
     _last_prefix: tuple[bytes, _PredicateFacts, datetime | None, str | None] | None = field(
         default=None, repr=False
     )
-    _last_signers: tuple[tuple[TrustedKey, ...], _PredicateFacts, datetime | None] | None = field(
-        default=None, repr=False
-    )
+    _last_signers: (
+        tuple[tuple[TrustedKey, ...], _PredicateFacts, datetime | None, datetime] | None
+    ) = field(default=None, repr=False)
     _last_envelope: tuple[dict[str, Any], _BatchFacts] | None = field(default=None, repr=False)
     _hints: dict[str | None, tuple[bool, tuple[TrustedKey, ...]]] = field(
         default_factory=dict, repr=False
@@ -592,8 +592,9 @@ class Verifier:
             and last[0] is signers
             and last[1] is predicate
             and last[2] == signed_at
+            and last[3] == self.now
         ):
-            return  # the same keys, predicate and time passed just before (records of one batch)
+            return  # the same keys, predicate and times passed just before (records of one batch)
         when = signed_at or self.now
         for key in signers:
             if key.revoked_at is not None and key.revoked_at <= self.now:
@@ -624,7 +625,7 @@ class Verifier:
                     status=Status.UNTRUSTED_SIGNER.value,
                     record_id=facts.record_id,
                 )
-        self._last_signers = (signers, predicate, signed_at)
+        self._last_signers = (signers, predicate, signed_at, self.now)
 
     # ---- statements -------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ import copy
 import hashlib
 import io
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -344,6 +344,23 @@ def test_statements_sharing_the_last_prefix_agree_with_the_strict_path(tail: str
     assert [r.record_id for r in fast(records)] == [r.record_id for r in reference(records)]
     expected = "content-mismatch" if tail == "digest" else "ok"
     assert fast(records)[2].status.value == expected
+
+
+def test_signer_checks_are_repeated_when_the_verifier_time_moves() -> None:
+    """Records of one batch skip signer checks that just passed, but not once the verifier's
+    time has moved past the key's revocation."""
+    revoked = TrustStore(
+        keys=(TrustedKey("gen", SIGNER.verifying_key(), revoked_at=SIGNED_AT + timedelta(days=1)),)
+    )
+    items = []
+    for number, record in enumerate(batched(6, 6), 1):
+        parsed, digest = canonical.parse_and_digest(orjson.dumps(record))
+        items.append((number, parsed, digest))
+    verifier = Verifier(revoked, now=SIGNED_AT)
+    assert {r.status.value for r in verifier.verify_many("f.jsonl", items[:3])} == {"ok"}
+    verifier.now = SIGNED_AT + timedelta(days=2)
+    later = verifier.verify_many("f.jsonl", items[3:])
+    assert {r.status.value for r in later} == {"revoked-signer"}
 
 
 def _report(path: Path, workers: int) -> dict[str, Any]:
