@@ -249,9 +249,9 @@ def floor(path: Path, reader: str = "orjson", proof: bool = False) -> dict[str, 
     bytes of its content; the manifest is checked, not read into objects) or ``strict`` (what the
     verifier reads with: :func:`canonical.view_and_digest`, the native reader plus the manifest as
     Python objects). With ``proof`` (batch file, strict reader), also what no batch verifier can
-    skip per record: decode the statement (canonical base64, as ``verify`` does), hash it as a Merkle leaf, and one
-    inner-node hash (a tree over ``n`` leaves has ``n - 1``). No checks, no bookkeeping: the
-    ceiling of batch verification."""
+    skip per record: decode the statement (canonical base64, as ``verify`` does), hash it as a
+    Merkle leaf, and one inner-node hash (a tree over ``n`` leaves has ``n - 1``). No checks, no
+    bookkeeping: the ceiling of batch verification."""
     import orjson
 
     from provenance import _native, canonical
@@ -274,9 +274,9 @@ def floor(path: Path, reader: str = "orjson", proof: bool = False) -> dict[str, 
         scan = canonical.scan_line
         for line in _lines(path):
             if line:
-                body = scan(line)
-                assert body is not None
-                sha(body[0]).hexdigest()
+                scanned = scan(line)
+                assert scanned is not None
+                sha(scanned[0]).hexdigest()
                 count += 1
     else:
         loads, dumps, sorted_keys = orjson.loads, orjson.dumps, orjson.OPT_SORT_KEYS
@@ -313,10 +313,9 @@ def sign_floor(path: Path) -> dict[str, Any]:
 def batch_tag_floor(path: Path, signed: Path, output: Path, records: int) -> dict[str, Any]:
     """The least a batch-mode tagger computes and writes, on one core: the native reader and
     content digest of each of the ``records`` input records (as the tagger reads a record
-    without a manifest), a statement-sized message naming
-    that digest, its leaf hash, its base64 text and one inner-node hash, and an output line as
-    long, on average, as a line of the batch-signed file ``signed``. No statement, signature,
-    audit path or checks."""
+    without a manifest), a statement-sized message naming that digest, its leaf hash, its base64
+    text and one inner-node hash, and an output line as long, on average, as a line of the
+    batch-signed file ``signed``. No statement, signature, audit path or checks."""
     import binascii
 
     from provenance import canonical
@@ -351,8 +350,8 @@ def batch_tag_floor(path: Path, signed: Path, output: Path, records: int) -> dic
 def verify_ceiling(path: Path) -> dict[str, Any]:
     """The least a per-record verifier computes, on one core: the strict reader and content
     digest of every record, canonical base64 decoding of its payload and signature (as
-    ``verify`` does), the PAE bytes
-    and one Ed25519 verification. No statement, no trust or digest checks, no bookkeeping."""
+    ``verify`` does), the PAE bytes and one Ed25519 verification. No statement, no trust or
+    digest checks, no bookkeeping."""
     from provenance import _native, canonical, dsse
     from provenance.project import load_trust, trust_path
 

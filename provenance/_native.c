@@ -948,6 +948,17 @@ b64_init(void)
     }
 }
 
+/* Three bytes from the 6-bit values of one quad. */
+static inline void
+b64_quad(unsigned char *d, int a, int b, int c, int e)
+{
+    unsigned int v = ((unsigned int)a << 18) | ((unsigned int)b << 12) | ((unsigned int)c << 6) |
+                     (unsigned int)e;
+    d[0] = (unsigned char)(v >> 16);
+    d[1] = (unsigned char)(v >> 8);
+    d[2] = (unsigned char)v;
+}
+
 PyDoc_STRVAR(b64decode_doc,
 "b64decode(text, /)\n--\n\n"
 "The bytes whose canonical standard base64 encoding (RFC 4648 section 4: padded, nothing else,\n"
@@ -983,11 +994,8 @@ b64decode(PyObject *module, PyObject *text)
             Py_DECREF(out);
             Py_RETURN_NONE;
         }
-        unsigned int v = ((unsigned int)a << 18) | ((unsigned int)b << 12) |
-                         ((unsigned int)c << 6) | (unsigned int)e;
-        *d++ = (unsigned char)(v >> 16);
-        *d++ = (unsigned char)(v >> 8);
-        *d++ = (unsigned char)v;
+        b64_quad(d, a, b, c, e);
+        d += 3;
     }
     const unsigned char *q = s + whole;
     int a = b64_values[q[0]], b = b64_values[q[1]];
@@ -999,15 +1007,9 @@ b64decode(PyObject *module, PyObject *text)
         Py_DECREF(out);
         Py_RETURN_NONE;
     }
-    unsigned int v = ((unsigned int)a << 18) | ((unsigned int)b << 12) |
-                     ((unsigned int)c << 6) | (unsigned int)e;
-    *d++ = (unsigned char)(v >> 16);
-    if (pad < 2) {
-        *d++ = (unsigned char)(v >> 8);
-    }
-    if (pad == 0) {
-        *d = (unsigned char)v;
-    }
+    unsigned char last[3];
+    b64_quad(last, a, b, c, e);
+    memcpy(d, last, (size_t)(3 - pad));
     return out;
 }
 

@@ -73,9 +73,6 @@ _ESCAPES: Final[dict[str, str]] = {
 _NEEDS_ESCAPE: Final = re.compile('["\\\\\x00-\x1f]')
 _SURROGATE: Final = re.compile("[\ud800-\udfff]")
 
-# Every byte but "[" and "{": deleting them leaves the opening brackets, counted in one pass.
-_NOT_OPENING: Final = bytes(c for c in range(256) if c not in b"[{")
-
 
 # ---------------------------------------------------------------------------------------------
 # Strict parsing
@@ -367,11 +364,6 @@ def content_digest(record: Mapping[str, Any]) -> str:
 def _reference(line: bytes) -> tuple[dict[str, Any], str]:
     record = parse_record(line)
     return record, content_digest(record)
-
-
-def opening_brackets(data: bytes) -> int:
-    """How many ``[`` and ``{`` bytes ``data`` holds (one pass): no JSON text nests deeper."""
-    return len(data.translate(None, _NOT_OPENING))
 
 
 @overload

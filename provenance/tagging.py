@@ -627,38 +627,39 @@ def _state_task(job: _Job, task: _Task, now: datetime) -> list[_Unsigned]:
         if not data or data.isspace():
             continue
         data = data.rstrip()
-        if shared is not None:
-            # The native reader gives the digest and the id without building the record.
-            scanned = scan(data, id_field)
-            if scanned is not None and scanned[1] < 0:
-                content, _, _, start, end = scanned
-                name = _record_name(orjson.loads(data[start:end]) if start >= 0 else None)
-                statement = tagger._statement_bytes(name, _sha256(content).hexdigest(), *shared)
-                records.append(_Unsigned(data, content == b"{}", statement))
-                continue
-        try:
-            record, digest = parse(data)
-        except MalformedJSONError as exc:
-            raise exc.at(job.source, number) from None
-        body = data
-        if PROVENANCE_KEY in record:
-            if not job.replace:
-                raise InputError(
-                    "record already has a manifest",
-                    source=job.source,
-                    line=number,
-                    hint="pass --replace to sign it again",
-                )
-            record = {k: v for k, v in record.items() if k != PROVENANCE_KEY}
-            body = orjson.dumps(record)
+        scanned = scan(data, id_field) if shared is not None else None
+        if scanned is not None and scanned[1] < 0:
+            # No manifest, one predicate for all: the native reader gives the digest and the id
+            # without building the record.
+            content, _, _, start, end = scanned
+            body, empty, digest = data, content == b"{}", _sha256(content).hexdigest()
+            name = _record_name(orjson.loads(data[start:end]) if start >= 0 else None)
+        else:
+            try:
+                record, digest = parse(data)
+            except MalformedJSONError as exc:
+                raise exc.at(job.source, number) from None
+            body = data
+            if PROVENANCE_KEY in record:
+                if not job.replace:
+                    raise InputError(
+                        "record already has a manifest",
+                        source=job.source,
+                        line=number,
+                        hint="pass --replace to sign it again",
+                    )
+                record = {k: v for k, v in record.items() if k != PROVENANCE_KEY}
+                body = orjson.dumps(record)
+            empty, name = not record, tagger.record_id(record)
         if shared is None:
+            # Part digests: the whole record was read above (the native reader was not asked).
             parts = tagger._parts(record, job.contributions, generated_at, None, None)
             statement = tagger._statement_bytes(
-                tagger.record_id(record), digest, tagger._predicate(parts, (), None, now)
+                name, digest, tagger._predicate(parts, (), None, now)
             )
         else:
-            statement = tagger._statement_bytes(tagger.record_id(record), digest, *shared)
-        records.append(_Unsigned(body, not record, statement))
+            statement = tagger._statement_bytes(name, digest, *shared)
+        records.append(_Unsigned(body, empty, statement))
     return records
 
 

@@ -77,7 +77,6 @@ _SIGNED_AT: Final = b',"signed_at":"'
 _HEX64: Final = re.compile(rb"[0-9a-f]{64}\Z")
 _TIME_TEXT: Final = re.compile(rb"[0-9A-Za-z:.+\-]{1,64}\Z")
 _SORTED: Final = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
-_MAX_DEPTH: Final = DEFAULT_LIMITS.max_json_depth
 
 
 def canonical_statement(predicate: bytes, digest: str, name: bytes) -> bytes:
@@ -1021,19 +1020,12 @@ def _path_nodes(path: Sequence[Any]) -> list[bytes]:
 
 
 def _parse_canonical(payload: bytes) -> Any:
-    """What :func:`canonical.parse_json` returns for ``payload``, parsed by orjson when the bytes
-    are exactly orjson's sorted output of what it read (then nothing was dropped or read loosely:
-    a duplicate key, an integer out of range, a number written another way would all come out
-    different) and too few brackets to nest past the depth limit; else by the strict parser."""
-    try:
-        data = orjson.loads(payload)
-        if (
-            orjson.dumps(data, option=_SORTED) == payload
-            and canonical.opening_brackets(payload) <= _MAX_DEPTH
-        ):
-            return data
-    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
-        pass
+    """What :func:`canonical.parse_json` returns for ``payload``: built by orjson when the native
+    reader takes the bytes and finds them already canonical (strict, and nothing to reorder or
+    rewrite), else by the strict parser, which also gives the error."""
+    scanned = canonical.scan_line(payload)
+    if scanned is not None and scanned[0] == payload:
+        return orjson.loads(payload)
     return canonical.parse_json(payload)
 
 
