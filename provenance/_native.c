@@ -23,6 +23,7 @@
 #include <Python.h>
 #include <math.h>
 #include <string.h>
+#include <openssl/evp.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -859,6 +860,66 @@ value(Reader *r, int top)
     }
 }
 
+/* Reads `line` into `r`: OK when the reader takes the line (r->out holds the canonical bytes of
+ * the content), BAIL when the reference must decide, FAIL with an exception set. The caller frees
+ * the reader with reader_free whatever the outcome. */
+static int
+read_line(Reader *r, PyObject *line, PyObject *depth, PyObject *es6, PyObject *key)
+{
+    memset(r, 0, sizeof(*r));
+    r->prov_start = -1;
+    r->prov_end = -1;
+    r->pick_start = -1;
+    r->pick_end = -1;
+    if (!PyBytes_Check(line)) {
+        PyErr_SetString(PyExc_TypeError, "the reader needs a bytes line");
+        return FAIL;
+    }
+    long max_depth = PyLong_AsLong(depth);
+    if (max_depth == -1 && PyErr_Occurred()) {
+        return FAIL;
+    }
+    if (max_depth < 0 || max_depth > 100000) {
+        PyErr_SetString(PyExc_ValueError, "max_depth must be between 0 and 100000");
+        return FAIL;
+    }
+    r->s = (const unsigned char *)PyBytes_AS_STRING(line);
+    r->n = PyBytes_GET_SIZE(line);
+    r->max_depth = (int)max_depth;
+    r->es6 = es6;
+    if (key != NULL) {
+        if (!PyUnicode_Check(key)) {
+            PyErr_SetString(PyExc_TypeError, "the reader needs a str key");
+            return FAIL;
+        }
+        r->pick = PyUnicode_AsUTF8AndSize(key, &r->pick_len);
+        if (r->pick == NULL) {
+            return FAIL;
+        }
+    }
+    int rc = reserve(&r->out, r->n + 16);
+    if (rc == OK) {
+        skip_space(r);
+        rc = (r->i < r->n && r->s[r->i] == '{') ? object(r, 1) : BAIL;
+    }
+    if (rc == OK) {
+        skip_space(r);
+        if (r->i != r->n) {
+            rc = BAIL; /* trailing data */
+        }
+    }
+    return rc;
+}
+
+static void
+reader_free(Reader *r)
+{
+    PyMem_Free(r->out.data);
+    PyMem_Free(r->keys.data);
+    PyMem_Free(r->scratch.data);
+    PyMem_Free(r->members.items);
+}
+
 PyDoc_STRVAR(scan_doc,
 "scan(line, max_depth, number_writer, key=None, /)\n--\n\n"
 "The RFC 8785 bytes of the JSON object in `line` without its top-level \"_provenance\" member,\n"
@@ -874,50 +935,9 @@ scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "scan() takes 3 or 4 arguments");
         return NULL;
     }
-    if (!PyBytes_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "scan() needs a bytes line");
-        return NULL;
-    }
-    long max_depth = PyLong_AsLong(args[1]);
-    if (max_depth == -1 && PyErr_Occurred()) {
-        return NULL;
-    }
-    if (max_depth < 0 || max_depth > 100000) {
-        PyErr_SetString(PyExc_ValueError, "max_depth must be between 0 and 100000");
-        return NULL;
-    }
     Reader r;
-    memset(&r, 0, sizeof(r));
-    r.s = (const unsigned char *)PyBytes_AS_STRING(args[0]);
-    r.n = PyBytes_GET_SIZE(args[0]);
-    r.max_depth = (int)max_depth;
-    r.es6 = args[2];
-    r.prov_start = -1;
-    r.prov_end = -1;
-    r.pick_start = -1;
-    r.pick_end = -1;
-    if (nargs == 4) {
-        if (!PyUnicode_Check(args[3])) {
-            PyErr_SetString(PyExc_TypeError, "scan() needs a str key");
-            return NULL;
-        }
-        r.pick = PyUnicode_AsUTF8AndSize(args[3], &r.pick_len);
-        if (r.pick == NULL) {
-            return NULL;
-        }
-    }
+    int rc = read_line(&r, args[0], args[1], args[2], nargs == 4 ? args[3] : NULL);
     PyObject *result = NULL;
-    int rc = reserve(&r.out, r.n + 16);
-    if (rc == OK) {
-        skip_space(&r);
-        rc = (r.i < r.n && r.s[r.i] == '{') ? object(&r, 1) : BAIL;
-    }
-    if (rc == OK) {
-        skip_space(&r);
-        if (r.i != r.n) {
-            rc = BAIL; /* trailing data */
-        }
-    }
     if (rc == OK) {
         result = nargs == 3 ? Py_BuildValue("(y#nn)", r.out.data, r.out.len, r.prov_start,
                                             r.prov_end)
@@ -927,10 +947,7 @@ scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     else if (rc == BAIL) {
         result = Py_NewRef(Py_None);
     }
-    PyMem_Free(r.out.data);
-    PyMem_Free(r.keys.data);
-    PyMem_Free(r.scratch.data);
-    PyMem_Free(r.members.items);
+    reader_free(&r);
     return result;
 }
 
@@ -959,6 +976,55 @@ b64_quad(unsigned char *d, int a, int b, int c, int e)
     d[2] = (unsigned char)v;
 }
 
+/* Size of the bytes that the n characters at s decode to when they are the canonical base64
+ * encoding of them, or -1. */
+static Py_ssize_t
+b64_size(const unsigned char *s, Py_ssize_t n)
+{
+    if (n % 4 != 0) {
+        return -1;
+    }
+    if (n == 0) {
+        return 0;
+    }
+    int pad = s[n - 1] == '=' ? (s[n - 2] == '=' ? 2 : 1) : 0;
+    return n / 4 * 3 - pad;
+}
+
+/* Decode the n characters at s (n a multiple of 4, b64_size(s, n) bytes room at d): OK, or BAIL
+ * when they are not the canonical encoding of anything. */
+static int
+b64_decode(const unsigned char *s, Py_ssize_t n, unsigned char *d)
+{
+    if (n == 0) {
+        return OK;
+    }
+    int pad = s[n - 1] == '=' ? (s[n - 2] == '=' ? 2 : 1) : 0;
+    Py_ssize_t whole = n - 4; /* every quad but the last */
+    for (Py_ssize_t i = 0; i < whole; i += 4) {
+        int a = b64_values[s[i]], b = b64_values[s[i + 1]];
+        int c = b64_values[s[i + 2]], e = b64_values[s[i + 3]];
+        if ((a | b | c | e) < 0) {
+            return BAIL;
+        }
+        b64_quad(d, a, b, c, e);
+        d += 3;
+    }
+    const unsigned char *q = s + whole;
+    int a = b64_values[q[0]], b = b64_values[q[1]];
+    int c = pad == 2 ? 0 : b64_values[q[2]];
+    int e = pad ? 0 : b64_values[q[3]];
+    /* Canonical: the bits after the last byte are zero. */
+    int loose = (pad == 2 && (b & 0x0F)) || (pad == 1 && (c & 0x03));
+    if ((a | b | c | e) < 0 || loose) {
+        return BAIL;
+    }
+    unsigned char last[3];
+    b64_quad(last, a, b, c, e);
+    memcpy(d, last, (size_t)(3 - pad));
+    return OK;
+}
+
 PyDoc_STRVAR(b64decode_doc,
 "b64decode(text, /)\n--\n\n"
 "The bytes whose canonical standard base64 encoding (RFC 4648 section 4: padded, nothing else,\n"
@@ -973,48 +1039,328 @@ b64decode(PyObject *module, PyObject *text)
     }
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     const unsigned char *s = PyUnicode_1BYTE_DATA(text);
-    if (n % 4 != 0) {
+    Py_ssize_t size = b64_size(s, n);
+    if (size < 0) {
         Py_RETURN_NONE;
     }
-    if (n == 0) {
-        return PyBytes_FromStringAndSize(NULL, 0);
-    }
-    int pad = s[n - 1] == '=' ? (s[n - 2] == '=' ? 2 : 1) : 0;
-    Py_ssize_t size = n / 4 * 3 - pad;
     PyObject *out = PyBytes_FromStringAndSize(NULL, size);
     if (out == NULL) {
         return NULL;
     }
-    unsigned char *d = (unsigned char *)PyBytes_AS_STRING(out);
-    Py_ssize_t whole = n - 4; /* every quad but the last */
-    for (Py_ssize_t i = 0; i < whole; i += 4) {
-        int a = b64_values[s[i]], b = b64_values[s[i + 1]];
-        int c = b64_values[s[i + 2]], e = b64_values[s[i + 3]];
-        if ((a | b | c | e) < 0) {
-            Py_DECREF(out);
-            Py_RETURN_NONE;
-        }
-        b64_quad(d, a, b, c, e);
-        d += 3;
-    }
-    const unsigned char *q = s + whole;
-    int a = b64_values[q[0]], b = b64_values[q[1]];
-    int c = pad == 2 ? 0 : b64_values[q[2]];
-    int e = pad ? 0 : b64_values[q[3]];
-    /* Canonical: the bits after the last byte are zero. */
-    int loose = (pad == 2 && (b & 0x0F)) || (pad == 1 && (c & 0x03));
-    if ((a | b | c | e) < 0 || loose) {
+    if (b64_decode(s, n, (unsigned char *)PyBytes_AS_STRING(out)) != OK) {
         Py_DECREF(out);
         Py_RETURN_NONE;
     }
-    unsigned char last[3];
-    b64_quad(last, a, b, c, e);
-    memcpy(d, last, (size_t)(3 - pad));
     return out;
+}
+
+/* ---- SHA-256 (OpenSSL's libcrypto, the implementation hashlib uses) ------------------------- */
+
+static EVP_MD *sha256_md;
+static EVP_MD_CTX *sha256_ctx; /* used with the GIL held only */
+
+/* SHA-256 of the na bytes at a followed by the nb bytes at b. */
+static int
+sha256_two(const void *a, size_t na, const void *b, size_t nb, unsigned char out[32])
+{
+    unsigned int len = 0;
+    if (EVP_DigestInit_ex2(sha256_ctx, sha256_md, NULL) != 1 ||
+        EVP_DigestUpdate(sha256_ctx, a, na) != 1 ||
+        (nb != 0 && EVP_DigestUpdate(sha256_ctx, b, nb) != 1) ||
+        EVP_DigestFinal_ex(sha256_ctx, out, &len) != 1 || len != 32) {
+        PyErr_SetString(PyExc_RuntimeError, "SHA-256 failed in libcrypto");
+        return FAIL;
+    }
+    return OK;
+}
+
+static const char HEX[] = "0123456789abcdef";
+
+static void
+to_hex(const unsigned char *bytes, Py_ssize_t n, char *out)
+{
+    for (Py_ssize_t k = 0; k < n; k++) {
+        out[2 * k] = HEX[bytes[k] >> 4];
+        out[2 * k + 1] = HEX[bytes[k] & 0x0F];
+    }
+}
+
+/* Lower-case hex digit values, -1 for every other byte (upper case too: the layout is lower
+ * case, and anything else is read by Python). */
+static signed char hex_values[256];
+
+static void
+hex_init(void)
+{
+    memset(hex_values, -1, sizeof(hex_values));
+    for (int k = 0; k < 16; k++) {
+        hex_values[(unsigned char)HEX[k]] = (signed char)k;
+    }
+}
+
+/* ---- the batch-record layout ---------------------------------------------------------------- */
+
+#define MAX_PATH_NODES 64
+
+/* What the manifest of a batch-signed record holds, read off its bytes. */
+typedef struct {
+    Py_ssize_t statement;     /* the statement's base64 text */
+    Py_ssize_t statement_len;
+    long long index;
+    long long size;
+    unsigned char path[MAX_PATH_NODES * 32];
+    Py_ssize_t path_nodes;
+    Py_ssize_t envelope;      /* the embedded batch envelope, an object */
+    Py_ssize_t envelope_end;
+} BatchLayout;
+
+static inline int
+expect(const unsigned char *s, Py_ssize_t *i, Py_ssize_t end, const char *word, Py_ssize_t len)
+{
+    if (end - *i < len || memcmp(s + *i, word, (size_t)len) != 0) {
+        return 0;
+    }
+    *i += len;
+    return 1;
+}
+
+#define EXPECT(word) expect(s, &i, end, word, (Py_ssize_t)(sizeof(word) - 1))
+
+static int
+uint_token(const unsigned char *s, Py_ssize_t *i, Py_ssize_t end, long long *value)
+{
+    Py_ssize_t start = *i;
+    long long v = 0;
+    while (*i < end && is_digit(s[*i]) && *i - start < 15) {
+        v = v * 10 + (s[*i] - '0');
+        (*i)++;
+    }
+    if (*i == start || (*i < end && is_digit(s[*i]))) {
+        return 0;
+    }
+    *value = v;
+    return 1;
+}
+
+/* The offset of the quote that closes the string whose text starts at s[i], in text already read
+ * as strict JSON, or -1. */
+static Py_ssize_t
+string_end(const unsigned char *s, Py_ssize_t i, Py_ssize_t end)
+{
+    while (i < end) {
+        const unsigned char *q = memchr(s + i, '"', (size_t)(end - i));
+        if (q == NULL) {
+            return -1;
+        }
+        Py_ssize_t at = q - s, back = at;
+        while (back > i && s[back - 1] == '\\') {
+            back--;
+        }
+        if ((at - back) % 2 == 0) {
+            return at; /* not escaped */
+        }
+        i = at + 1;
+    }
+    return -1;
+}
+
+/* The end of the object that starts at s[i] == '{' in text already read as strict JSON, or -1. */
+static Py_ssize_t
+object_end(const unsigned char *s, Py_ssize_t i, Py_ssize_t end)
+{
+    int depth = 0;
+    while (i < end) {
+        unsigned char c = s[i++];
+        if (c == '"') {
+            i = string_end(s, i, end);
+            if (i < 0) {
+                return -1;
+            }
+            i++;
+        }
+        else if (c == '{' || c == '[') {
+            depth++;
+        }
+        else if ((c == '}' || c == ']') && --depth == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* Whether the manifest bytes s[i..end) are exactly the layout the batch tagger writes:
+ * {"statement":"B64","batch":{"index":N,"size":N,"path":["HEX64",...],"dsse":{...}}}
+ * with no white space and lower-case hex. Any other manifest (valid or not) is read by Python. */
+static int
+batch_layout(const unsigned char *s, Py_ssize_t i, Py_ssize_t end, BatchLayout *out)
+{
+    if (!EXPECT("{\"statement\":\"")) {
+        return 0;
+    }
+    out->statement = i;
+    const unsigned char *quote = memchr(s + i, '"', (size_t)(end - i));
+    if (quote == NULL) {
+        return 0;
+    }
+    i = quote - s; /* an escaped quote leaves a backslash in the text: not base64 */
+    out->statement_len = i - out->statement;
+    if (!EXPECT("\",\"batch\":{\"index\":") || !uint_token(s, &i, end, &out->index) ||
+        !EXPECT(",\"size\":") || !uint_token(s, &i, end, &out->size) || !EXPECT(",\"path\":[")) {
+        return 0;
+    }
+    out->path_nodes = 0;
+    if (i < end && s[i] == '"') {
+        for (;;) {
+            if (end - i < 66 || s[i] != '"' || s[i + 65] != '"' ||
+                out->path_nodes == MAX_PATH_NODES) {
+                return 0;
+            }
+            unsigned char *node = out->path + 32 * out->path_nodes;
+            const unsigned char *h = s + i + 1;
+            int bad = 0;
+            for (int j = 0; j < 32; j++) {
+                int hi = hex_values[h[2 * j]], lo = hex_values[h[2 * j + 1]];
+                bad |= hi | lo;
+                node[j] = (unsigned char)((hi << 4) | (lo & 0x0F));
+            }
+            if (bad < 0) {
+                return 0;
+            }
+            i += 66;
+            out->path_nodes++;
+            if (i < end && s[i] == ',') {
+                i++;
+                continue;
+            }
+            break;
+        }
+    }
+    if (!EXPECT("],\"dsse\":") || i >= end || s[i] != '{') {
+        return 0;
+    }
+    out->envelope = i;
+    out->envelope_end = object_end(s, i, end);
+    i = out->envelope_end;
+    return i > 0 && EXPECT("}}") && i == end;
+}
+
+/* The record id of a statement whose bytes from `at` are DIGEST "},"name": NAME }]} with `hex`
+ * as the digest and NAME a JSON string with no escape (valid UTF-8, no control character), or
+ * NULL without an exception: Python reads every other statement. */
+static PyObject *
+plain_name(const unsigned char *t, Py_ssize_t at, Py_ssize_t n, const char *hex)
+{
+    static const char name_key[] = "\"},\"name\":\"";
+    static const char tail[] = "\"}]}";
+    Py_ssize_t key_len = (Py_ssize_t)sizeof(name_key) - 1, tail_len = (Py_ssize_t)sizeof(tail) - 1;
+    Py_ssize_t start = at + 64 + key_len, stop = n - tail_len;
+    if (stop < start || memcmp(t + at, hex, 64) != 0 ||
+        memcmp(t + at + 64, name_key, (size_t)key_len) != 0 ||
+        memcmp(t + stop, tail, (size_t)tail_len) != 0) {
+        return NULL;
+    }
+    Py_ssize_t i = start;
+    for (;;) {
+        i = plain_run(t, i, stop);
+        if (i >= stop || t[i] < 0x80) {
+            break;
+        }
+        Py_ssize_t len = utf8_length(t, i, stop);
+        if (len == 0) {
+            return NULL;
+        }
+        i += len;
+    }
+    if (i != stop) {
+        return NULL; /* a quote, a backslash or a control character */
+    }
+    return PyUnicode_DecodeUTF8((const char *)t + start, stop - start, "strict");
+}
+
+PyDoc_STRVAR(scan_batch_doc,
+"scan_batch(line, max_depth, number_writer, prefix=None, /)\n--\n\n"
+"The native reader on `line`, for a verifier: None when the strict reference reader must decide;\n"
+"else the hex SHA-256 of the record's canonical content and the span of its \"_provenance\"\n"
+"value (-1, -1 when absent), and, when that value is exactly the layout the batch tagger writes,\n"
+"a tuple of its fields: the decoded statement, its Merkle leaf hash (SHA-256 of 0x00 and the\n"
+"statement), the leaf index, the tree size, the audit path as the concatenated 32-byte nodes,\n"
+"the bytes of the embedded batch envelope, and (record id, `prefix`) when the statement is\n"
+"`prefix`, the content digest and an id without escapes (else None).");
+
+static PyObject *
+scan_batch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 3 && nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "scan_batch() takes 3 or 4 arguments");
+        return NULL;
+    }
+    PyObject *prefix = nargs == 4 && args[3] != Py_None ? args[3] : NULL;
+    if (prefix != NULL && !PyBytes_Check(prefix)) {
+        PyErr_SetString(PyExc_TypeError, "scan_batch() needs a bytes prefix");
+        return NULL;
+    }
+    Reader r;
+    int rc = read_line(&r, args[0], args[1], args[2], NULL);
+    unsigned char digest[32];
+    char hex[64];
+    if (rc == OK) {
+        rc = sha256_two(r.out.data, (size_t)r.out.len, NULL, 0, digest);
+    }
+    if (rc != OK) {
+        reader_free(&r);
+        return rc == BAIL ? Py_NewRef(Py_None) : NULL;
+    }
+    to_hex(digest, 32, hex);
+    BatchLayout b;
+    Py_ssize_t size = -1;
+    if (r.prov_start >= 0 && batch_layout(r.s, r.prov_start, r.prov_end, &b)) {
+        size = b64_size(r.s + b.statement, b.statement_len);
+    }
+    PyObject *statement = size < 0 ? NULL : PyBytes_FromStringAndSize(NULL, size);
+    PyObject *fields = NULL;
+    if (statement != NULL) {
+        unsigned char *text = (unsigned char *)PyBytes_AS_STRING(statement);
+        unsigned char leaf[32];
+        static const unsigned char leaf_prefix = 0x00;
+        if (b64_decode(r.s + b.statement, b.statement_len, text) == OK &&
+            sha256_two(&leaf_prefix, 1, text, (size_t)size, leaf) == OK) {
+            PyObject *name = NULL;
+            if (prefix != NULL && PyBytes_GET_SIZE(prefix) <= size &&
+                memcmp(text, PyBytes_AS_STRING(prefix), (size_t)PyBytes_GET_SIZE(prefix)) == 0) {
+                name = plain_name(text, PyBytes_GET_SIZE(prefix), size, hex);
+            }
+            if (!PyErr_Occurred()) {
+                PyObject *known = name ? PyTuple_Pack(2, name, prefix) : Py_NewRef(Py_None);
+                fields = known == NULL ? NULL
+                                       : Py_BuildValue("(Oy#LLy#y#N)", statement,
+                                                       (const char *)leaf, (Py_ssize_t)32, b.index,
+                                                       b.size, (const char *)b.path,
+                                                       b.path_nodes * 32,
+                                                       (const char *)r.s + b.envelope,
+                                                       b.envelope_end - b.envelope, known);
+            }
+            Py_XDECREF(name);
+        }
+        Py_DECREF(statement);
+    }
+    PyObject *result = NULL;
+    if (!PyErr_Occurred()) {
+        result = fields == NULL
+                     ? Py_BuildValue("(s#nn)", hex, (Py_ssize_t)64, r.prov_start, r.prov_end)
+                     : Py_BuildValue("(s#nnN)", hex, (Py_ssize_t)64, r.prov_start, r.prov_end,
+                                     fields);
+    }
+    else {
+        Py_XDECREF(fields);
+    }
+    reader_free(&r);
+    return result;
 }
 
 static PyMethodDef methods[] = {
     {"scan", (PyCFunction)(void (*)(void))scan, METH_FASTCALL, scan_doc},
+    {"scan_batch", (PyCFunction)(void (*)(void))scan_batch, METH_FASTCALL, scan_batch_doc},
     {"b64decode", b64decode, METH_O, b64decode_doc},
     {NULL, NULL, 0, NULL},
 };
@@ -1022,8 +1368,9 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
     "provenance._native",
-    "Native fast paths of the strict record reader (see provenance.canonical) and of canonical "
-    "base64 decoding (see provenance.verification).",
+    "Native fast paths of the strict record reader (see provenance.canonical), of reading a "
+    "batch-signed record's manifest (see provenance.verification) and of canonical base64 "
+    "decoding.",
     0,
     methods,
     NULL,
@@ -1036,5 +1383,12 @@ PyMODINIT_FUNC
 PyInit__native(void)
 {
     b64_init();
+    hex_init();
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    sha256_ctx = EVP_MD_CTX_new();
+    if (sha256_md == NULL || sha256_ctx == NULL) {
+        PyErr_SetString(PyExc_ImportError, "libcrypto has no SHA-256");
+        return NULL;
+    }
     return PyModuleDef_Init(&module);
 }

@@ -9,4 +9,15 @@ def scan(
 def scan(
     line: bytes, max_depth: int, number_writer: Callable[[float], str], key: str, /
 ) -> tuple[bytes, int, int, int, int] | None: ...
+def scan_batch(
+    line: bytes,
+    max_depth: int,
+    number_writer: Callable[[float], str],
+    prefix: bytes | None = None,
+    /,
+) -> (
+    tuple[str, int, int]
+    | tuple[str, int, int, tuple[bytes, bytes, int, int, bytes, bytes, tuple[str, bytes] | None]]
+    | None
+): ...
 def b64decode(text: object, /) -> bytes | None: ...

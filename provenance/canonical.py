@@ -37,6 +37,7 @@ from provenance.limits import DEFAULT_LIMITS
 __all__ = [
     "MAX_SAFE_INTEGER",
     "PROVENANCE_KEY",
+    "BatchFields",
     "MalformedJSONError",
     "RecordView",
     "canonicalize",
@@ -404,32 +405,52 @@ def parse_and_digest(line: bytes) -> tuple[dict[str, Any], str]:
 
 
 _ABSENT: Final = object()
+_UNREAD: Final = object()
 
 
 class RecordView(Mapping[str, Any]):
-    """A strictly read record whose ``_provenance`` value is parsed and whose content is parsed
-    only when something other than ``_provenance`` is asked for (its digest is already known)."""
+    """A strictly read record whose ``_provenance`` value is parsed only when asked for and whose
+    content is parsed only when something other than ``_provenance`` is asked for (its digest is
+    already known).
 
-    __slots__ = ("_line", "_provenance", "_record")
+    ``batch`` holds what the native reader read off a manifest in the exact layout the batch
+    tagger writes (see :func:`view_and_digest`), else None.
+    """
 
-    def __init__(self, line: bytes, provenance: Any) -> None:
+    __slots__ = ("_line", "_provenance", "_record", "_span", "batch")
+
+    def __init__(
+        self,
+        line: bytes,
+        provenance: Any,
+        span: tuple[int, int] = (-1, -1),
+        batch: BatchFields | None = None,
+    ) -> None:
         self._line = line
         self._provenance = provenance
         self._record: dict[str, Any] | None = None
+        self._span = span
+        self.batch = batch
 
     def _whole(self) -> dict[str, Any]:
         if self._record is None:
             self._record = orjson.loads(self._line)
         return self._record
 
+    def _manifest(self) -> Any:
+        if self._provenance is _UNREAD:
+            start, end = self._span
+            self._provenance = orjson.loads(self._line[start:end])
+        return self._provenance
+
     def get(self, key: str, default: Any = None) -> Any:
         if key == PROVENANCE_KEY:
-            return default if self._provenance is _ABSENT else self._provenance
+            return default if self._provenance is _ABSENT else self._manifest()
         return self._whole().get(key, default)
 
     def __getitem__(self, key: str) -> Any:
         if key == PROVENANCE_KEY and self._provenance is not _ABSENT:
-            return self._provenance
+            return self._manifest()
         return self._whole()[key]
 
     def __contains__(self, key: object) -> bool:
@@ -447,16 +468,31 @@ class RecordView(Mapping[str, Any]):
         return f"RecordView({self._whole()!r})"
 
 
-def view_and_digest(line: bytes) -> tuple[Mapping[str, Any], str]:
+BatchFields = tuple[bytes, bytes, int, int, bytes, bytes, tuple[str, bytes] | None]
+"""A batch-signed record's manifest as the native reader reads it off the exact layout the batch
+tagger writes (``{"statement":…,"batch":{"index":…,"size":…,"path":[…],"dsse":{…}}}``, compact,
+lower-case hex), holding what ``orjson`` would parse from those bytes, decoded: the statement
+(canonical base64 only), its Merkle leaf hash ``SHA-256(0x00 || statement)``, the leaf index, the
+tree size, the audit path's 32-byte nodes concatenated, the embedded batch envelope's JSON bytes as
+they stand in the line; then, when a statement prefix was given and the statement is that prefix,
+the record's content digest and an id string with no escapes, that id and the prefix object
+(else None)."""
+
+
+def view_and_digest(line: bytes, prefix: bytes | None = None) -> tuple[Mapping[str, Any], str]:
     """:func:`parse_and_digest` for readers that need only the ``_provenance`` value: the same
     verdict, digest and value, but the record's content becomes Python objects only if asked for
-    (a :class:`RecordView`)."""
-    scanned = scan_line(line)
+    and the manifest only when it is read (a :class:`RecordView`). When the manifest is exactly
+    the batch tagger's layout, the view's ``batch`` holds its fields, decoded natively
+    (:data:`BatchFields`; ``prefix`` is the statement prefix to match)."""
+    if type(line) is not bytes:
+        line = bytes(line)
+    scanned = _native.scan_batch(line, _MAX_DEPTH, _es6_number, prefix)
     if scanned is None:
         return _reference(line)
-    body, start, end = scanned
-    try:
-        provenance = _ABSENT if start < 0 else orjson.loads(line[start:end])
-    except orjson.JSONDecodeError:  # pragma: no cover - the native reader took the line
-        return _reference(line)
-    return RecordView(line, provenance), hashlib.sha256(body).hexdigest()
+    digest, start, end = scanned[0], scanned[1], scanned[2]
+    if start < 0:
+        return RecordView(line, _ABSENT), digest
+    return RecordView(
+        line, _UNREAD, (start, end), scanned[3] if len(scanned) == 4 else None
+    ), digest

@@ -19,7 +19,8 @@ from typing import TypeVar
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
-T = TypeVar("T")
+T = TypeVar("T", bytes, list[bytes], list[str])
+"""An audit path as :func:`range_paths` builds it: nodes concatenated (bytes) or listed."""
 _sha256 = hashlib.sha256
 
 
@@ -52,11 +53,11 @@ def inclusion_proofs(leaves: Sequence[bytes]) -> list[list[bytes]]:
     """The audit path of every leaf, read off the tree's levels (one hash per inner node)."""
     if not leaves:
         return []
-    return level_paths(tree_levels(leaves), _same)
+    return level_paths(tree_levels(leaves), _listed, [])
 
 
-def _same(node: bytes) -> bytes:
-    return node
+def _listed(node: bytes) -> list[bytes]:
+    return [node]
 
 
 def root_from_inclusion(index: int, size: int, leaf: bytes, path: Sequence[bytes]) -> bytes | None:
@@ -107,10 +108,14 @@ def _parents(nodes: list[bytes]) -> list[bytes]:
     return parents
 
 
-def level_paths(levels: Sequence[Sequence[bytes]], encode: Callable[[bytes], T]) -> list[list[T]]:
-    """The audit path of every leaf of a whole tree given by :func:`tree_levels`, each node passed
-    through ``encode`` once. Equal to :func:`inclusion_proofs` when ``encode`` is the identity."""
-    return range_paths(len(levels[0]), 0, len(levels[0]), [(0, level) for level in levels], encode)
+def level_paths(
+    levels: Sequence[Sequence[bytes]], encode: Callable[[bytes], T], empty: T
+) -> list[T]:
+    """The audit path of every leaf of a whole tree given by :func:`tree_levels`, as
+    :func:`range_paths` builds it."""
+    return range_paths(
+        len(levels[0]), 0, len(levels[0]), [(0, level) for level in levels], encode, empty
+    )
 
 
 def range_levels(
@@ -163,13 +168,16 @@ def range_paths(
     count: int,
     levels: Sequence[tuple[int, Sequence[bytes]]],
     encode: Callable[[bytes], T],
-) -> list[list[T]]:
+    empty: T,
+) -> list[T]:
     """The audit paths of the ``count`` leaves from ``first`` on, read off ``levels`` as
-    :func:`range_levels` returns them; ``encode`` is applied once per node."""
+    :func:`range_levels` returns them. ``encode`` turns one node into a path of one step (once
+    per node) and steps join with ``+`` from ``empty``: ``bytes`` joins the nodes into one string,
+    ``lambda node: [node.hex()]`` and ``[]`` list them as hex."""
     widths = [size]
     while widths[-1] > 1:
         widths.append((widths[-1] + 1) >> 1)
-    above: list[list[T]] = [[]]
+    above: list[T] = [empty]
     for depth in range(len(levels) - 2, -1, -1):
         start, nodes = levels[depth]
         width = widths[depth]
@@ -177,7 +185,7 @@ def range_paths(
         lo, hi = first >> depth, (first + count - 1) >> depth
         up = lo >> 1
         above = [
-            [encoded[(p ^ 1) - start], *above[(p >> 1) - up]]
+            encoded[(p ^ 1) - start] + above[(p >> 1) - up]
             if p ^ 1 < width
             else above[(p >> 1) - up]
             for p in range(lo, hi + 1)

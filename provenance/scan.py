@@ -93,6 +93,8 @@ class ScanPartial(Generic[C]):
     batches: dict[str, _Batch] = field(default_factory=dict)
     duplicate_leaves: list[RecordResult] = field(default_factory=list)
     extra: C | None = None
+    lines: int = 0
+    """Lines read (blank ones too), for numbering: set by :func:`scan_chunk`, not merged."""
 
     def count(self, status: Status, n: int = 1) -> None:
         self.counts[status.value] = self.counts.get(status.value, 0) + n
@@ -298,9 +300,10 @@ def scan_chunk(
     chunk: Chunk, verifier: Verifier, collector: Collector[C] | None, max_failures: int
 ) -> ScanPartial[C]:
     """Verify every record of one chunk, a block of lines at a time (what a block holds stays in
-    the processor's caches)."""
+    the processor's caches). The partial's ``lines`` is the chunk's line count."""
     partial: ScanPartial[C] = ScanPartial(extra=collector.new() if collector else None)
     lines = chunk.data.split(b"\n")
+    partial.lines = len(lines)
     for start in range(0, len(lines), BLOCK_LINES):
         _scan_block(
             partial,
@@ -329,6 +332,7 @@ def _scan_block(
     invalid: dict[int, RecordResult] = {}
     number = first_line - 1
     parse = canonical.view_and_digest
+    prefix = verifier.statement_prefix()
     for data in lines:
         number += 1
         if not data or data.isspace():
@@ -336,7 +340,7 @@ def _scan_block(
         if data.endswith(b"\r"):
             data = data[:-1]
         try:
-            record, digest = parse(data)
+            record, digest = parse(data, prefix)
         except MalformedJSONError as exc:
             invalid[number] = RecordResult(source, number, Status.INVALID_RECORD, exc.message)
             parsed.append((number, {}, ""))
@@ -470,7 +474,7 @@ def _init_worker(verifier: Verifier, collector: Any, max_failures: int) -> None:
 def _work(task: Chunk | Span) -> tuple[ScanPartial[Any], int]:
     chunk = task.chunk() if isinstance(task, Span) else task
     partial = scan_chunk(chunk, _WORKER["verifier"], _WORKER["collector"], _WORKER["max_failures"])
-    return partial, chunk.data.count(b"\n") + 1 if isinstance(task, Span) else 0
+    return partial, partial.lines if isinstance(task, Span) else 0
 
 
 def _tasks(paths: Sequence[Path]) -> Iterator[Chunk | Span]:

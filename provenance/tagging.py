@@ -424,7 +424,7 @@ class Tagger:
         root = levels[-1][0]
         size = len(records)
         envelope = self.batch_envelope(root, size, self.clock())
-        paths = merkle.level_paths(levels, bytes.hex)
+        paths = merkle.level_paths(levels, _hex_step, _NO_STEPS)
         reference: dict[str, Any] = (
             {"dsse": envelope} if sidecar is None else {"sidecar": sidecar, "root": root.hex()}
         )
@@ -703,7 +703,7 @@ def _sign_records(job: _Job, records: list[_Unsigned], now: datetime) -> _Done:
             side.append(orjson.dumps({"root": root.hex(), "size": size, "dsse": envelope}) + b"\n")
         size_text = b',"size":%d,"path":' % size
         for index, (item, path) in enumerate(
-            zip(batch, merkle.level_paths(levels, bytes.hex), strict=True)
+            zip(batch, merkle.level_paths(levels, _hex_step, _NO_STEPS), strict=True)
         ):
             add(
                 (
@@ -830,6 +830,15 @@ def _append(output: IO[bytes], name: str) -> None:
             part.seek(copied)
             shutil.copyfileobj(part, output, 1 << 20)
     os.unlink(name)
+
+
+def _hex_step(node: bytes) -> list[str]:
+    """One step of an audit path as records carry it: the node in lower-case hex."""
+    return [node.hex()]
+
+
+_NO_STEPS: Final[list[str]] = []
+"""The empty audit path (paths are built with ``+``, never changed in place)."""
 
 
 def _b64(data: bytes) -> bytes:

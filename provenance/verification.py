@@ -28,6 +28,7 @@ Large inputs go through :meth:`Verifier.verify_many`, which gives every record t
 from __future__ import annotations
 
 import hashlib
+import operator
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -242,8 +243,13 @@ class _Leaf(NamedTuple):
     statement: bytes
     leaf: bytes
     position: int
-    path: list[Any]
+    path: bytes
+    """The audit path's 32-byte nodes, concatenated."""
     facts: _BatchFacts
+    known: tuple[str, bytes] | None = None
+    """``(record id, prefix)`` when the native reader found the statement to be ``prefix``, the
+    record's content digest and that id as a plain string: the statement of the verifier's last
+    statement prefix for another record, if ``prefix`` is still that one."""
 
 
 Outcome = RecordResult | Verified
@@ -291,6 +297,8 @@ class Verifier:
         tuple[tuple[TrustedKey, ...], _PredicateFacts, datetime | None, datetime] | None
     ) = field(default=None, repr=False)
     _last_envelope: tuple[dict[str, Any], _BatchFacts] | None = field(default=None, repr=False)
+    _raw_envelopes: dict[bytes, _BatchFacts] = field(default_factory=dict, repr=False)
+    _last_raw: tuple[bytes, _BatchFacts] | None = field(default=None, repr=False)
     _hints: dict[str | None, tuple[bool, tuple[TrustedKey, ...]]] = field(
         default_factory=dict, repr=False
     )
@@ -345,27 +353,77 @@ class Verifier:
         out: list[Outcome | None] = [None] * len(items)
         groups: dict[tuple[bytes, int], list[_Leaf]] = {}
         for number, (line, record, digest) in enumerate(items):
-            prov = record.get(PROVENANCE_KEY)
-            if type(prov) is dict and "dsse" not in prov and "batch" in prov:
-                leaf = self._leaf(number, prov, source)
-                if leaf is not None:
-                    key = (leaf.facts.root, leaf.facts.size)
-                    group = groups.get(key)
-                    if group is None:
-                        groups[key] = [leaf]
-                    else:
-                        group.append(leaf)
-                    continue
+            fields = record.batch if type(record) is canonical.RecordView else None
+            leaf: _Leaf | None = None
+            if fields is not None:
+                leaf = self._fast_leaf(number, fields)
+            else:
+                prov = record.get(PROVENANCE_KEY)
+                if type(prov) is dict and "dsse" not in prov and "batch" in prov:
+                    leaf = self._leaf(number, prov, source)
+            if leaf is not None:
+                key = (leaf.facts.root, leaf.facts.size)
+                group = groups.get(key)
+                if group is None:
+                    groups[key] = [leaf]
+                else:
+                    group.append(leaf)
+                continue
             out[number] = self._one(source, line, record, digest, details)
         for group in groups.values():
             proven = self._prove(group)
+            if not details:
+                self._finish_known(group, proven, out)
             for leaf in group:
+                if out[leaf.item] is not None:
+                    continue
                 line, record, digest = items[leaf.item]
                 if leaf.item in proven:
                     out[leaf.item] = self._finish_leaf(source, line, record, digest, leaf, details)
                 else:
                     out[leaf.item] = self._one(source, line, record, digest, details)
         return [o for o in out if o is not None]
+
+    def _finish_known(
+        self, group: list[_Leaf], proven: set[int], out: list[Outcome | None]
+    ) -> None:
+        """:meth:`_finish_leaf` at once for the proven records of one batch whose statements the
+        native reader matched with the statement prefix last read (so each subject digest is
+        its record's content digest) and whose predicate signs no part on its own: the signer
+        checks depend only on the keys, the predicate and the times, so they run once. Records
+        that do not fit, and every record when a check fails, are left to :meth:`_finish_leaf`,
+        which gives each its verdict and message."""
+        last = self._last_prefix
+        if last is None:
+            return
+        prefix, predicate, signed_at, signed_text = last
+        if predicate.parts:
+            return
+        known = [
+            (leaf, leaf.known[0])
+            for leaf in group
+            if leaf.known is not None and leaf.known[1] is prefix and leaf.item in proven
+        ]
+        if not known:
+            return
+        batch = known[0][0].facts
+        try:
+            self._check_signers(
+                batch.signers,
+                _Facts(known[0][1], "", predicate, signed_at, signed_text),
+                batch.signed_at,
+            )
+        except ProvenanceError:
+            return
+        signer, root, size = batch.signers[0].name, batch.root_hex, batch.size
+        value = predicate.predicate
+        for leaf, name in known:
+            out[leaf.item] = Verified(name, root, leaf.position, size, signer, value)
+
+    def statement_prefix(self) -> bytes | None:
+        """The bytes before the subject digest of the statement last read without a parser, for
+        the reader to match (:func:`provenance.canonical.view_and_digest`)."""
+        return None if self._last_prefix is None else self._last_prefix[0]
 
     # ---- one record, every check in order ---------------------------------------------------
 
@@ -949,12 +1007,39 @@ class Verifier:
             return None
         if facts.size != size:
             return None
-        return _Leaf(item, statement, _sha256(b"\x00" + statement).digest(), index, path, facts)
+        try:
+            nodes = b"".join(_path_nodes(path))
+        except VerificationError:
+            return None
+        return _Leaf(item, statement, _sha256(b"\x00" + statement).digest(), index, nodes, facts)
+
+    def _fast_leaf(self, item: int, fields: canonical.BatchFields) -> _Leaf | None:
+        """:meth:`_leaf` for a manifest the native reader read off the batch tagger's layout
+        (the same checks on the same values); the envelope's verdict is found by its bytes."""
+        statement, leaf, index, size, path, envelope, known = fields
+        if not index < size or len(path) > 32 * self.limits.max_audit_path:
+            return None
+        last = self._last_raw
+        if last is not None and last[0] == envelope:
+            facts = last[1]
+        else:
+            found = self._raw_envelopes.get(envelope)
+            if found is None:
+                try:
+                    found = self._envelope_facts(orjson.loads(envelope))
+                except ProvenanceError:
+                    return None
+                _bounded_put(self._raw_envelopes, envelope, found)
+            self._last_raw = (envelope, found)
+            facts = found
+        if facts.size != size:
+            return None
+        return _Leaf(item, statement, leaf, index, path, facts, known)
 
     def _prove(self, group: list[_Leaf]) -> set[int]:
         """The records of one batch whose inclusion the rebuilt tree proves (see module doc)."""
         proven: set[int] = set()
-        ordered = sorted(group, key=lambda leaf: leaf.position)
+        ordered = sorted(group, key=_POSITION)
         run: list[_Leaf] = []
         for leaf in ordered:
             if run and leaf.position == run[-1].position:
@@ -972,16 +1057,12 @@ class Verifier:
             return []
         facts = run[0].facts
         size, first = facts.size, run[0].position
-        try:
-            first_path, last_path = _path_nodes(run[0].path), _path_nodes(run[-1].path)
-        except VerificationError:
-            return []
         levels = merkle.range_levels(
-            size, first, [leaf.leaf for leaf in run], first_path, last_path
+            size, first, [leaf.leaf for leaf in run], _nodes(run[0].path), _nodes(run[-1].path)
         )
         if levels is None or levels[-1][1][0] != facts.root:
             return []
-        paths = merkle.range_paths(size, first, len(run), levels, bytes.hex)
+        paths = merkle.range_paths(size, first, len(run), levels, bytes, b"")
         return [leaf.item for leaf, path in zip(run, paths, strict=True) if leaf.path == path]
 
     def _finish_leaf(
@@ -995,7 +1076,11 @@ class Verifier:
     ) -> Outcome:
         """The checks after inclusion, for a record whose inclusion is proven."""
         try:
-            facts = self._statement_facts(leaf.statement, digest)
+            last, known = self._last_prefix, leaf.known
+            if known is not None and last is not None and known[1] is last[0]:
+                facts = _Facts(known[0], digest, *last[1:])
+            else:
+                facts = self._statement_facts(leaf.statement, digest)
             self._check_signers(leaf.facts.signers, facts, leaf.facts.signed_at)
             self._check_content(record, digest, facts)
         except ProvenanceError as exc:
@@ -1006,6 +1091,8 @@ class Verifier:
 
 
 _sha256 = hashlib.sha256
+_POSITION = operator.itemgetter(3)
+"""A :class:`_Leaf`'s position."""
 
 
 def _path_nodes(path: Sequence[Any]) -> list[bytes]:
@@ -1017,6 +1104,11 @@ def _path_nodes(path: Sequence[Any]) -> list[bytes]:
     if any(len(n) != 32 for n in nodes):
         raise _fail(Status.MALFORMED, "audit path entries must be 32-byte hashes")
     return nodes
+
+
+def _nodes(path: bytes) -> list[bytes]:
+    """A concatenated audit path's 32-byte nodes."""
+    return [path[k : k + 32] for k in range(0, len(path), 32)]
 
 
 def _parse_canonical(payload: bytes) -> Any:
