@@ -88,6 +88,29 @@ def fast(records: list[Record], details: bool = True) -> list[Any]:
     return Verifier(TRUST, now=SIGNED_AT).verify_many("f.jsonl", items, details=details)
 
 
+def warmed() -> Verifier:
+    """A verifier that has read a batch of the same generation run, so it holds the statement
+    prefix the native reader matches statements with (as a scan has after its first block)."""
+    verifier = Verifier(TRUST, now=SIGNED_AT)
+    warm = [orjson.dumps(r) for r in batched(3, 3)]
+    assert all(r.ok for r in verifier.verify_many("w.jsonl", native_items(warm, None)))
+    assert verifier.statement_prefix() is not None
+    return verifier
+
+
+def native_items(lines: list[bytes], prefix: bytes | None) -> list[tuple[int, Any, str]]:
+    return [(n, *canonical.view_and_digest(line, prefix)) for n, line in enumerate(lines, 1)]
+
+
+def fast_native(records: list[Record], details: bool = True) -> list[Any]:
+    """:func:`fast` through the reader a scan uses: the native batch lane and the statement
+    prefix of a verifier that has read the same generation run before."""
+    verifier = warmed()
+    lines = [orjson.dumps(r) for r in records]
+    items = native_items(lines, verifier.statement_prefix())
+    return verifier.verify_many("f.jsonl", items, details=details)
+
+
 def verdicts(results: list[Any]) -> list[tuple[str, str, str | None]]:
     return [(r.status.value, r.reason, r.record_id) for r in results]
 
@@ -225,14 +248,17 @@ STILL_VALID = {
 }
 
 
+@pytest.mark.parametrize("reader", [fast, fast_native], ids=["parsed", "native"])
 @pytest.mark.parametrize("name", sorted(TAMPERINGS))
-def test_joint_proofs_give_the_verdicts_of_the_walk(name: str) -> None:
+def test_joint_proofs_give_the_verdicts_of_the_walk(
+    name: str, reader: Callable[..., list[Any]]
+) -> None:
     records = batched(11, 8)
     TAMPERINGS[name](records)
     expected = reference(records)
     assert any(not r.ok for r in expected) == (name not in STILL_VALID)
-    assert verdicts(fast(records)) == verdicts(expected)
-    short = fast(records, details=False)
+    assert verdicts(reader(records)) == verdicts(expected)
+    short = reader(records, details=False)
     assert [getattr(r, "status", None) for r in short if isinstance(r, RecordResult)] == [
         r.status for r in expected if not r.ok
     ]
@@ -678,3 +704,132 @@ def test_statement_bytes_parse_as_the_strict_parser_parses_them(
             got = MalformedJSONError
         assert got == expected
         assert type(got) is type(expected)
+
+
+# ---- the native batch lane ------------------------------------------------------------------
+
+
+def _expected_fields(line: bytes) -> tuple[Any, ...] | None:
+    """What the native reader must give for a line's manifest, from orjson and the strict base64
+    decoder: the fields when the manifest has exactly the batch tagger's members in its order,
+    else None (the reader may still decline a valid manifest; it must not take a different one)."""
+    manifest = orjson.loads(line)["_provenance"]
+    if type(manifest) is not dict or list(manifest) != ["statement", "batch"]:
+        return None
+    batch = manifest["batch"]
+    if type(batch) is not dict or list(batch) != ["index", "size", "path", "dsse"]:
+        return None
+    statement = _b64(manifest["statement"])
+    path = batch["path"]
+    if (
+        statement is None
+        or type(batch["index"]) is not int
+        or type(batch["size"]) is not int
+        or type(path) is not list
+        or not all(type(p) is str and len(p) == 64 and p == p.lower() for p in path)
+    ):
+        return None
+    try:
+        nodes = b"".join(bytes.fromhex(p) for p in path)
+    except ValueError:
+        return None
+    leaf = hashlib.sha256(b"\x00" + statement).digest()
+    return statement, leaf, batch["index"], batch["size"], nodes, batch["dsse"]
+
+
+def _check_native(line: bytes, prefix: bytes | None) -> tuple[Any, ...] | None:
+    """The native reader's answer on ``line`` agrees with the reference wherever it answers."""
+    try:
+        record, digest = canonical.parse_and_digest(line)
+    except MalformedJSONError:
+        assert canonical.scan_line(line) is None
+        return None
+    view, fast_digest = canonical.view_and_digest(line, prefix)
+    assert fast_digest == digest
+    assert view.get("_provenance") == record.get("_provenance")
+    fields = getattr(view, "batch", None)
+    if fields is None:
+        return None
+    expected = _expected_fields(line)
+    assert expected is not None, line
+    *values, envelope, known = fields
+    assert tuple(values) == expected[:5]
+    assert orjson.loads(envelope) == expected[5]
+    if known is not None:
+        name, matched = known
+        statement = values[0]
+        assert matched is prefix and prefix is not None
+        assert statement.startswith(prefix)
+        assert statement[len(prefix) : len(prefix) + 64] == digest.encode()
+        assert orjson.loads(statement)["subject"][0]["name"] == name
+    return tuple(fields)
+
+
+def test_tagger_output_is_read_by_the_native_batch_lane() -> None:
+    """Records as the batch tagger writes them are read natively, statement prefix included:
+    the lane is not the reference path in disguise."""
+    verifier = warmed()
+    prefix = verifier.statement_prefix()
+    lines = [orjson.dumps(r) for r in batched(9, 4)]
+    for line in lines:
+        fields = _check_native(line, prefix)
+        assert fields is not None and fields[6] is not None
+    single = [orjson.dumps(r) for r in batched(1, 1)]
+    fields = _check_native(single[0], prefix)
+    assert fields is not None and fields[4] == b""  # a batch of one has an empty path
+    assert all(r.ok for r in verifier.verify_many("f.jsonl", native_items(lines, prefix)))
+
+
+DECLINED_LAYOUTS = {
+    "white space": (b'{"statement":', b'{ "statement":'),
+    "upper-case hex": (b'"path":["', b'"path":["' + b"ABCDEF"),
+    "members reordered": (b'{"statement":', b'{"zz":1,"statement":'),
+    "extra batch member": (b'"batch":{"index"', b'"batch":{"x":null,"index"'),
+    "member after the envelope": (b"}}}}", b'}},"x":1}}'),
+    "escaped statement": (b'{"statement":"eyJf', b'{"statement":"\\u0065yJf'),
+    "negative index": (b'"index":', b'"index":-'),
+    "float size": (b',"path":[', b'.5,"path":['),
+    "short path node": (b'"path":["', b'"path":["0'),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DECLINED_LAYOUTS))
+def test_other_manifest_layouts_are_read_by_python(name: str) -> None:
+    old, new = DECLINED_LAYOUTS[name]
+    line = orjson.dumps(batched(3, 3)[1])
+    changed = line.replace(old, new, 1)
+    if name == "upper-case hex":  # the first node, upper case: still 64 hex digits
+        at = line.index(b'"path":["') + 9
+        changed = line[:at] + line[at : at + 64].upper() + line[at + 64 :]
+    if name == "short path node":
+        at = line.index(b'"path":["') + 9
+        changed = line[:at] + line[at + 1 :]
+    assert changed != line
+    assert _check_native(changed, None) is None
+    results = [Verifier(TRUST, now=SIGNED_AT).verify(RawRecord("f.jsonl", 1, changed))]
+    again = Verifier(TRUST, now=SIGNED_AT).verify_many(
+        "f.jsonl", native_items([changed], None), details=True
+    )
+    assert verdicts(again) == verdicts(results)
+
+
+@SETTINGS
+@given(st.data())
+def test_native_batch_lane_agrees_with_orjson_on_changed_manifests(data: st.DataObject) -> None:
+    """Bytes of a batch-signed line changed at random: wherever the native reader takes the
+    manifest, what it reads is what orjson and the strict decoder read."""
+    verifier = warmed()
+    prefix = verifier.statement_prefix()
+    line = orjson.dumps(batched(5, 5)[data.draw(st.integers(0, 4))])
+    start = line.index(b'"_provenance":')
+    for _ in range(data.draw(st.integers(1, 3))):
+        at = data.draw(st.integers(start, len(line) - 1))
+        edit = data.draw(st.sampled_from(["replace", "insert", "delete"]))
+        byte = bytes([data.draw(st.sampled_from(b'0aAf9+/="\\{}[],: x'))])
+        if edit == "replace":
+            line = line[:at] + byte + line[at + 1 :]
+        elif edit == "insert":
+            line = line[:at] + byte + line[at:]
+        else:
+            line = line[:at] + line[at + 1 :]
+    _check_native(line, prefix)
