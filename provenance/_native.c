@@ -24,6 +24,9 @@
 #include <math.h>
 #include <string.h>
 #include <openssl/evp.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -860,21 +863,18 @@ value(Reader *r, int top)
     }
 }
 
-/* Reads `line` into `r`: OK when the reader takes the line (r->out holds the canonical bytes of
- * the content), BAIL when the reference must decide, FAIL with an exception set. The caller frees
- * the reader with reader_free whatever the outcome. */
+/* Reads the n bytes at s into `r`: OK when the reader takes them (r->out holds the canonical
+ * bytes of the content), BAIL when the reference must decide, FAIL with an exception set. The
+ * caller frees the reader with reader_free whatever the outcome. */
 static int
-read_line(Reader *r, PyObject *line, PyObject *depth, PyObject *es6, PyObject *key)
+read_span(Reader *r, const unsigned char *s, Py_ssize_t n, PyObject *depth, PyObject *es6,
+          PyObject *key)
 {
     memset(r, 0, sizeof(*r));
     r->prov_start = -1;
     r->prov_end = -1;
     r->pick_start = -1;
     r->pick_end = -1;
-    if (!PyBytes_Check(line)) {
-        PyErr_SetString(PyExc_TypeError, "the reader needs a bytes line");
-        return FAIL;
-    }
     long max_depth = PyLong_AsLong(depth);
     if (max_depth == -1 && PyErr_Occurred()) {
         return FAIL;
@@ -883,8 +883,8 @@ read_line(Reader *r, PyObject *line, PyObject *depth, PyObject *es6, PyObject *k
         PyErr_SetString(PyExc_ValueError, "max_depth must be between 0 and 100000");
         return FAIL;
     }
-    r->s = (const unsigned char *)PyBytes_AS_STRING(line);
-    r->n = PyBytes_GET_SIZE(line);
+    r->s = s;
+    r->n = n;
     r->max_depth = (int)max_depth;
     r->es6 = es6;
     if (key != NULL) {
@@ -909,6 +909,19 @@ read_line(Reader *r, PyObject *line, PyObject *depth, PyObject *es6, PyObject *k
         }
     }
     return rc;
+}
+
+/* read_span over a bytes object. */
+static int
+read_line(Reader *r, PyObject *line, PyObject *depth, PyObject *es6, PyObject *key)
+{
+    if (!PyBytes_Check(line)) {
+        memset(r, 0, sizeof(*r));
+        PyErr_SetString(PyExc_TypeError, "the reader needs a bytes line");
+        return FAIL;
+    }
+    return read_span(r, (const unsigned char *)PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line),
+                     depth, es6, key);
 }
 
 static void
@@ -1358,9 +1371,410 @@ scan_batch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return result;
 }
 
+/* ---- batch tagging -------------------------------------------------------------------------- */
+
+static const char B64_ALPHABET[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* Standard base64 with padding (RFC 4648 §4) of n bytes, appended to b. */
+static int
+append_b64(Buf *b, const unsigned char *d, Py_ssize_t n)
+{
+    if (reserve(b, (n + 2) / 3 * 4) != OK) {
+        return FAIL;
+    }
+    char *o = b->data + b->len;
+    Py_ssize_t k = 0;
+    for (; k + 3 <= n; k += 3) {
+        unsigned int v = ((unsigned int)d[k] << 16) | ((unsigned int)d[k + 1] << 8) | d[k + 2];
+        *o++ = B64_ALPHABET[v >> 18];
+        *o++ = B64_ALPHABET[(v >> 12) & 63];
+        *o++ = B64_ALPHABET[(v >> 6) & 63];
+        *o++ = B64_ALPHABET[v & 63];
+    }
+    if (k < n) {
+        unsigned int v = (unsigned int)d[k] << 16;
+        if (k + 1 < n) {
+            v |= (unsigned int)d[k + 1] << 8;
+        }
+        *o++ = B64_ALPHABET[v >> 18];
+        *o++ = B64_ALPHABET[(v >> 12) & 63];
+        *o++ = k + 1 < n ? B64_ALPHABET[(v >> 6) & 63] : '=';
+        *o++ = '=';
+    }
+    b->len = o - b->data;
+    return OK;
+}
+
+#define APPEND_TEXT(b, text) append((b), (text), (Py_ssize_t)(sizeof(text) - 1))
+
+static int
+append_uint(Buf *b, Py_ssize_t v)
+{
+    char text[32];
+    int len = snprintf(text, sizeof(text), "%zd", v);
+    return append(b, text, len);
+}
+
+/* One record of a task: where its line is, its statement in the task's statement buffer and its
+ * Merkle leaf hash. A record has an id, so its content is never {}: it keeps every member and
+ * "_provenance" comes after them. */
+typedef struct {
+    Py_ssize_t start;
+    Py_ssize_t end;
+    Py_ssize_t statement;
+    Py_ssize_t statement_len;
+    unsigned char leaf[32];
+} Tagged;
+
+static inline int
+is_strip_space(unsigned char c)
+{
+    /* what bytes.rstrip() and bytes.isspace() take for white space */
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\x0b' || c == '\x0c';
+}
+
+/* The canonical JSON string of a record's name from the span of its id value, when the id is a
+ * string without escapes or an integer token of up to 15 digits (as `str(int)` writes it); else
+ * 0: the tagger in Python names the record. */
+static int
+id_name(Buf *out, const unsigned char *s, Py_ssize_t start, Py_ssize_t end)
+{
+    if (start < 0 || end <= start) {
+        return 0;
+    }
+    if (s[start] == '"') {
+        Py_ssize_t i = start + 1, stop = end - 1;
+        for (;;) {
+            i = plain_run(s, i, stop);
+            if (i >= stop || s[i] < 0x80) {
+                break;
+            }
+            Py_ssize_t len = utf8_length(s, i, stop);
+            if (len == 0) {
+                return 0;
+            }
+            i += len;
+        }
+        if (i != stop) {
+            return 0;
+        }
+        return append(out, s + start, end - start) == OK ? 1 : -1;
+    }
+    Py_ssize_t i = start;
+    int negative = s[i] == '-';
+    i += negative;
+    if (i >= end || end - i > 15) {
+        return 0;
+    }
+    for (Py_ssize_t k = i; k < end; k++) {
+        if (!is_digit(s[k])) {
+            return 0;
+        }
+    }
+    if (s[i] == '0' && end - i > 1) {
+        return 0;
+    }
+    int zero = s[i] == '0';
+    if (append_byte(out, '"') != OK || (negative && !zero && append_byte(out, '-') != OK) ||
+        append(out, s + i, end - i) != OK || append_byte(out, '"') != OK) {
+        return -1;
+    }
+    return 1;
+}
+
+static const char NAME_KEY[] = "\"},\"name\":";
+static const char STATEMENT_END[] = "}]}";
+
+/* Read and state every record of `data`: 1 when all were read natively, 0 when one must go the
+ * Python way, FAIL with an exception set. */
+static int
+state_records(PyObject *data, PyObject *depth, PyObject *es6, PyObject *key, PyObject *prefix,
+              Tagged **records, Py_ssize_t *count, Buf *statements)
+{
+    const unsigned char *s = (const unsigned char *)PyBytes_AS_STRING(data);
+    Py_ssize_t n = PyBytes_GET_SIZE(data), cap = 0, i = 0;
+    const char *head = PyBytes_AS_STRING(prefix);
+    Py_ssize_t head_len = PyBytes_GET_SIZE(prefix);
+    while (i <= n) {
+        const unsigned char *nl = i < n ? memchr(s + i, '\n', (size_t)(n - i)) : NULL;
+        Py_ssize_t stop = nl ? nl - s : n, end = stop;
+        Py_ssize_t next = stop + 1;
+        while (end > i && is_strip_space(s[end - 1])) {
+            end--;
+        }
+        if (end == i) {
+            i = next;
+            continue;
+        }
+        if (*count == cap) {
+            cap = cap ? cap * 2 : 1024;
+            Tagged *more = PyMem_Realloc(*records, (size_t)cap * sizeof(Tagged));
+            if (more == NULL) {
+                PyErr_NoMemory();
+                return FAIL;
+            }
+            *records = more;
+        }
+        Reader r;
+        int rc = read_span(&r, s + i, end - i, depth, es6, key);
+        Tagged *t = *records + *count;
+        unsigned char digest[32];
+        char hex[64];
+        if (rc == OK && r.prov_start >= 0) {
+            rc = BAIL; /* a record with a manifest: replaced or refused in Python */
+        }
+        if (rc == OK) {
+            rc = sha256_two(r.out.data, (size_t)r.out.len, NULL, 0, digest);
+        }
+        if (rc == OK) {
+            t->start = i;
+            t->end = end;
+            t->statement = statements->len;
+            to_hex(digest, 32, hex);
+            if (append(statements, head, head_len) != OK || append(statements, hex, 64) != OK ||
+                append(statements, NAME_KEY, (Py_ssize_t)sizeof(NAME_KEY) - 1) != OK) {
+                rc = FAIL;
+            }
+        }
+        if (rc == OK) {
+            int named = id_name(statements, r.s, r.pick_start, r.pick_end);
+            rc = named < 0 ? FAIL : named == 0 ? BAIL : OK;
+        }
+        if (rc == OK && append(statements, STATEMENT_END,
+                               (Py_ssize_t)sizeof(STATEMENT_END) - 1) != OK) {
+            rc = FAIL;
+        }
+        reader_free(&r);
+        if (rc != OK) {
+            return rc == BAIL ? 0 : FAIL;
+        }
+        t->statement_len = statements->len - t->statement;
+        (*count)++;
+        i = next;
+    }
+    /* Leaf hashes once every statement is written (the buffer may have moved while growing). */
+    static const unsigned char leaf_prefix = 0x00;
+    for (Py_ssize_t k = 0; k < *count; k++) {
+        Tagged *t = *records + k;
+        if (sha256_two(&leaf_prefix, 1, statements->data + t->statement,
+                       (size_t)t->statement_len, t->leaf) != OK) {
+            return FAIL;
+        }
+    }
+    return 1;
+}
+
+/* Every level of the RFC 9162 tree over the `size` leaves of `records` into `nodes` (level 0 the
+ * leaves; an odd last node carried up); `starts[d]` is where level d begins, `levels` their
+ * count. */
+static int
+tree(const Tagged *records, Py_ssize_t size, unsigned char *nodes, Py_ssize_t *starts,
+     int *levels)
+{
+    for (Py_ssize_t k = 0; k < size; k++) {
+        memcpy(nodes + 32 * k, records[k].leaf, 32);
+    }
+    Py_ssize_t width = size, at = 0;
+    int depth = 0;
+    starts[0] = 0;
+    while (width > 1) {
+        Py_ssize_t up = at + width;
+        for (Py_ssize_t k = 0; k + 1 < width; k += 2) {
+            unsigned char pair[65];
+            pair[0] = 0x01;
+            memcpy(pair + 1, nodes + 32 * (at + k), 64);
+            if (sha256_two(pair, 65, NULL, 0, nodes + 32 * (up + k / 2)) != OK) {
+                return FAIL;
+            }
+        }
+        if (width & 1) {
+            memcpy(nodes + 32 * (up + width / 2), nodes + 32 * (at + width - 1), 32);
+        }
+        at = up;
+        width = (width + 1) / 2;
+        starts[++depth] = at;
+    }
+    *levels = depth + 1;
+    return OK;
+}
+
+PyDoc_STRVAR(tag_batch_doc,
+"tag_batch(data, max_depth, number_writer, id_key, prefix, batch_size, finish, /)\n--\n\n"
+"Batch-sign the records of `data` (whole JSONL lines) as the file tagger does in Python: each\n"
+"record's statement is `prefix` (the canonical statement bytes before the subject digest), its\n"
+"content digest and its id (the top-level member `id_key`); every `batch_size` consecutive\n"
+"records form an RFC 9162 tree, `finish(root, size)` returns the bytes each of its records ends\n"
+"with after the audit path (the envelope or sidecar reference, closing the line), and every\n"
+"record becomes its line with \"_provenance\" as its last member. Returns (output, count), or\n"
+"None when a record must be read in Python: not read natively, already holding a manifest, or\n"
+"with an id that is not a string without escapes or an integer of up to 15 digits.");
+
+static PyObject *
+tag_batch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "tag_batch() takes 7 arguments");
+        return NULL;
+    }
+    PyObject *data = args[0], *prefix = args[4], *finish = args[6];
+    Py_ssize_t batch_size = PyLong_AsSsize_t(args[5]);
+    if (batch_size == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (!PyBytes_Check(data) || !PyBytes_Check(prefix) || !PyUnicode_Check(args[3]) ||
+        batch_size < 1 || batch_size > ((Py_ssize_t)1 << 30)) {
+        PyErr_SetString(PyExc_TypeError, "tag_batch() needs bytes, a str key and a batch size");
+        return NULL;
+    }
+    Tagged *records = NULL;
+    Py_ssize_t count = 0;
+    Buf statements = {0}, out = {0};
+    unsigned char *nodes = NULL;
+    PyObject *result = NULL;
+    int rc = state_records(data, args[1], args[2], args[3], prefix, &records, &count,
+                           &statements);
+    if (rc != 1) {
+        if (rc == 0) {
+            result = Py_NewRef(Py_None);
+        }
+        goto done;
+    }
+    const char *s = PyBytes_AS_STRING(data);
+    Py_ssize_t most = count < batch_size ? count : batch_size;
+    /* every level of the tree: at most 2 * most nodes, and one more per level for an odd end */
+    nodes = PyMem_Malloc((size_t)(2 * most + 64) * 32);
+    if (nodes == NULL && most > 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (reserve(&out, PyBytes_GET_SIZE(data) + count * (statements.len / (count ? count : 1)) * 3) !=
+        OK) {
+        goto done;
+    }
+    for (Py_ssize_t first = 0; first < count; first += batch_size) {
+        Py_ssize_t size = count - first < batch_size ? count - first : batch_size;
+        Py_ssize_t starts[64];
+        int levels = 0;
+        if (tree(records + first, size, nodes, starts, &levels) != OK) {
+            goto done;
+        }
+        PyObject *root = PyBytes_FromStringAndSize(
+            (const char *)nodes + 32 * starts[levels - 1], 32);
+        if (root == NULL) {
+            goto done;
+        }
+        PyObject *tail = PyObject_CallFunction(finish, "On", root, size);
+        Py_DECREF(root);
+        if (tail == NULL) {
+            goto done;
+        }
+        if (!PyBytes_Check(tail)) {
+            Py_DECREF(tail);
+            PyErr_SetString(PyExc_TypeError, "finish() must return bytes");
+            goto done;
+        }
+        int bad = 0;
+        for (Py_ssize_t k = 0; k < size && !bad; k++) {
+            const Tagged *t = records + first + k;
+            bad |= append(&out, s + t->start, t->end - t->start - 1) != OK;
+            bad |= APPEND_TEXT(&out, ",\"_provenance\":{\"statement\":\"") != OK;
+            bad |= append_b64(&out, (const unsigned char *)statements.data + t->statement,
+                              t->statement_len) != OK;
+            bad |= APPEND_TEXT(&out, "\",\"batch\":{\"index\":") != OK;
+            bad |= append_uint(&out, k) != OK;
+            bad |= APPEND_TEXT(&out, ",\"size\":") != OK;
+            bad |= append_uint(&out, size) != OK;
+            bad |= APPEND_TEXT(&out, ",\"path\":[") != OK;
+            Py_ssize_t p = k, width = size;
+            int steps = 0;
+            for (int d = 0; d + 1 < levels && !bad; d++) {
+                Py_ssize_t sibling = p ^ 1;
+                if (sibling < width) {
+                    char hex[66];
+                    hex[0] = hex[65] = '"';
+                    to_hex(nodes + 32 * (starts[d] + sibling), 32, hex + 1);
+                    bad |= (steps++ && append_byte(&out, ',') != OK) ||
+                           append(&out, hex, 66) != OK;
+                }
+                p >>= 1;
+                width = (width + 1) / 2;
+            }
+            bad |= append_byte(&out, ']') != OK;
+            bad |= append(&out, PyBytes_AS_STRING(tail), PyBytes_GET_SIZE(tail)) != OK;
+        }
+        Py_DECREF(tail);
+        if (bad) {
+            goto done;
+        }
+    }
+    result = Py_BuildValue("(y#n)", out.data ? out.data : "", out.len, count);
+done:
+    PyMem_Free(records);
+    PyMem_Free(statements.data);
+    PyMem_Free(out.data);
+    PyMem_Free(nodes);
+    return result;
+}
+
+PyDoc_STRVAR(line_end_doc,
+"line_end(data, start, count, /)\n--\n\n"
+"Where the `count`-th newline of `data` from offset `start` on is, and 0; or -1 and how many\n"
+"newlines are still wanted after the end of `data`.");
+
+static PyObject *
+line_end(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    Py_ssize_t start, count;
+    if (nargs != 3 || !PyBytes_Check(args[0]) ||
+        (start = PyLong_AsSsize_t(args[1])) < 0 || (count = PyLong_AsSsize_t(args[2])) < 1) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_TypeError, "line_end() needs bytes, a start and a count");
+        }
+        return NULL;
+    }
+    const char *s = PyBytes_AS_STRING(args[0]);
+    Py_ssize_t n = PyBytes_GET_SIZE(args[0]);
+    while (start < n) {
+        const char *nl = memchr(s + start, '\n', (size_t)(n - start));
+        if (nl == NULL) {
+            break;
+        }
+        if (--count == 0) {
+            return Py_BuildValue("(nn)", (Py_ssize_t)(nl - s), (Py_ssize_t)0);
+        }
+        start = nl - s + 1;
+    }
+    return Py_BuildValue("(nn)", (Py_ssize_t)-1, count);
+}
+
+PyDoc_STRVAR(keep_freed_memory_doc,
+"keep_freed_memory()\n--\n\n"
+"Have the C allocator keep freed memory for reuse: buffers up to 32 MiB come from the heap\n"
+"rather than from their own mappings, and the heap is not trimmed below 1 GiB of free memory\n"
+"(glibc's M_MMAP_THRESHOLD and M_TRIM_THRESHOLD). For worker processes that allocate buffers of\n"
+"about the same size again and again; a no-op where the C library has no such settings.");
+
+static PyObject *
+keep_freed_memory(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+#if defined(__GLIBC__)
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
+    {"keep_freed_memory", keep_freed_memory, METH_NOARGS, keep_freed_memory_doc},
+    {"line_end", (PyCFunction)(void (*)(void))line_end, METH_FASTCALL, line_end_doc},
     {"scan", (PyCFunction)(void (*)(void))scan, METH_FASTCALL, scan_doc},
     {"scan_batch", (PyCFunction)(void (*)(void))scan_batch, METH_FASTCALL, scan_batch_doc},
+    {"tag_batch", (PyCFunction)(void (*)(void))tag_batch, METH_FASTCALL, tag_batch_doc},
     {"b64decode", b64decode, METH_O, b64decode_doc},
     {NULL, NULL, 0, NULL},
 };

@@ -25,7 +25,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final, overload
 
 import orjson
@@ -381,6 +381,18 @@ def scan_line(
     if key is None:
         return _native.scan(data, _MAX_DEPTH, _es6_number)
     return _native.scan(data, _MAX_DEPTH, _es6_number, key)
+
+
+def tag_batch(
+    data: bytes,
+    key: str,
+    prefix: bytes,
+    batch_size: int,
+    finish: Callable[[bytes, int], bytes],
+) -> tuple[bytes, int] | None:
+    """The native batch tagger on whole JSONL lines (see ``provenance/_native.c``): the signed
+    lines and their count, or None when a record must be read in Python."""
+    return _native.tag_batch(data, _MAX_DEPTH, _es6_number, key, prefix, batch_size, finish)
 
 
 def parse_and_digest(line: bytes) -> tuple[dict[str, Any], str]:

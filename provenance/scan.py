@@ -27,7 +27,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Final, Generic, Protocol, TypeVar
 
-from provenance import canonical
+from provenance import _native, canonical
 from provenance.errors import InputError, MalformedJSONError
 from provenance.limits import DEFAULT_LIMITS
 from provenance.sources import open_source
@@ -456,12 +456,18 @@ _WORKER_GC_THRESHOLD: Final = 50_000
 
 
 def settle_worker_gc() -> None:
-    """Tune the cycle collector of a worker process: what it inherited lives as long as it does,
-    so ``gc.freeze`` takes it out of every collection, and the records it reads hold no cycles,
-    so young objects are collected less often (far fewer passes over short-lived parsed
-    records; memory stays bounded, as the block of records in flight is)."""
+    """Tune the cycle collector and the allocator of a worker process.
+
+    What it inherited lives as long as it does, so ``gc.freeze`` takes it out of every
+    collection, and the records it reads hold no cycles, so young objects are collected less
+    often (far fewer passes over short-lived parsed records; memory stays bounded, as the block
+    of records in flight is). Its chunks and outputs are large buffers of about the same size
+    each time, so the allocator keeps freed memory for the next one instead of returning it to
+    the system and faulting fresh pages in again (:func:`provenance._native.keep_freed_memory`).
+    """
     gc.freeze()
     gc.set_threshold(_WORKER_GC_THRESHOLD, *gc.get_threshold()[1:])
+    _native.keep_freed_memory()
 
 
 def _init_worker(verifier: Verifier, collector: Any, max_failures: int) -> None:

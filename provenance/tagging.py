@@ -19,11 +19,13 @@ envelope itself or (``sidecar=True``) a reference to it in the signed batch side
 from __future__ import annotations
 
 import binascii
+import fcntl
 import hashlib
 import io
 import os
 import re
 import shutil
+import stat
 import tempfile
 import uuid
 from collections import deque
@@ -38,7 +40,7 @@ from typing import IO, Any, Final
 
 import orjson
 
-from provenance import __version__, canonical, dsse, merkle
+from provenance import __version__, _native, canonical, dsse, merkle
 from provenance.errors import InputError, MalformedJSONError, ProvenanceError
 from provenance.keys import Signer
 from provenance.limits import DEFAULT_LIMITS
@@ -60,6 +62,7 @@ from provenance.verification import (
     canonical_statement,
     part_digest,
     resolve_pointer,
+    statement_head,
 )
 
 SDK = {"name": "provenance", "version": __version__}
@@ -556,6 +559,73 @@ class _Job:
     sidecar: str | None
     spool: str | None = None
     """Folder where workers leave their output for the parent to copy (None: return it)."""
+    commit: _Commit | None = None
+    """When set, workers write their output into the output file themselves, in input order."""
+
+
+class _Commit:
+    """Workers' output written straight into a regular output file, in input order.
+
+    A worker whose task is signed waits until every earlier task has taken its place in the file,
+    takes the next one (the bytes after them) and writes there (``pwrite``), so the output is
+    written once, by the workers, and in parallel. Tasks are numbered from 0 in input order and
+    workers take them in that order, so the task a worker waits for is already being signed. The
+    parent sets :meth:`abort` when it stops early; a waiting worker then gives up.
+    """
+
+    def __init__(self, context: Any, fd: int, base: int) -> None:
+        self.fd = fd
+        self.base = base
+        self._ready = context.Condition()
+        self._next = context.RawValue("q", 0)
+        self._offset = context.RawValue("q", 0)
+        self._stopped = context.RawValue("b", 0)
+
+    @property
+    def written(self) -> int:
+        """Bytes placed so far."""
+        return int(self._offset.value)
+
+    def place(self, number: int, size: int) -> int | None:
+        """The file offset for task ``number``'s ``size`` bytes, once every earlier task has its
+        place; None when the run was aborted."""
+        with self._ready:
+            while self._next.value != number:
+                if self._stopped.value:
+                    return None
+                self._ready.wait(0.2)
+            offset = int(self._offset.value)
+            self._offset.value = offset + size
+            self._next.value = number + 1
+            self._ready.notify_all()
+        return self.base + offset
+
+    def abort(self) -> None:
+        with self._ready:
+            self._stopped.value = 1
+            self._ready.notify_all()
+
+
+def _direct_output(output: IO[bytes]) -> tuple[int, int] | None:
+    """The descriptor and position of ``output`` when workers can write into it themselves: a
+    plain, uncompressed regular file, not in append mode (flushed here); else None."""
+    if not isinstance(output, io.BufferedWriter | io.FileIO):
+        return None
+    try:
+        fd = output.fileno()
+        if not stat.S_ISREG(os.fstat(fd).st_mode) or fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_APPEND:
+            return None
+        output.flush()
+        return fd, output.tell()
+    except OSError:
+        return None
+
+
+def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        sent = os.pwrite(fd, view, offset)
+        view, offset = view[sent:], offset + sent
 
 
 @dataclass
@@ -589,57 +659,114 @@ class _Done:
 
 
 class _Unsigned:
-    """One input record, stated but not yet signed: its output bytes without the manifest and
-    its statement."""
+    """One input record, stated but not yet signed: its output bytes up to where the manifest
+    member goes, and its statement."""
 
     __slots__ = ("head", "statement")
 
     def __init__(self, body: bytes, empty: bool, statement: bytes) -> None:
-        # The output line is the input bytes with ``_provenance`` added as the last member.
-        self.head = b'{"_provenance":' if empty else memoryview(body)[:-1]
+        # The output line is the input bytes with ``_provenance`` added as the last member (as
+        # the only one when the record is empty).
+        self.head = b"{" if empty else body[:-1] + b","
         self.statement = statement
 
 
 def _sign_task(job: _Job, task: _Task) -> _Done:
-    """Parse, state, sign and serialise one task's records."""
+    """Parse, state, sign and serialise one task's records: in batch mode with one predicate for
+    every record, natively when every record of the task allows it (see
+    :func:`provenance.canonical.tag_batch`), else here."""
     try:
         now = job.tagger.clock()
-        return _sign_records(job, _state_task(job, task, now), now)
+        shared = _shared_predicate(job, now)
+        data = task.read(job.source)
+        if job.batch_size is not None and shared is not None:
+            done = _sign_natively(job, data, shared[1], now)
+            if done is not None:
+                return done
+        return _sign_records(job, _state_task(job, task.first_line, data, shared, now), now)
     except ProvenanceError as exc:
         return _Done(error=(type(exc).__name__, exc.message, exc.line or 0, exc.hint))
 
 
-def _state_task(job: _Job, task: _Task, now: datetime) -> list[_Unsigned]:
-    """Parse every record of a task and write its statement; only the bytes are kept."""
+def _shared_predicate(job: _Job, now: datetime) -> tuple[RecordPredicate, bytes] | None:
+    """The predicate every record of a task signed ``now`` shares, with its canonical bytes; None
+    when each record has its own (part digests)."""
+    tagger = job.tagger
+    if tagger.part_digests:
+        return None
+    contributions = tagger._parts({}, job.contributions, job.generated_at or now, None, None)
+    predicate = tagger._predicate(contributions, (), None, now)
+    return predicate, canonical_bytes(predicate.to_dict())
+
+
+def _sign_natively(job: _Job, data: bytes, predicate: bytes, now: datetime) -> _Done | None:
+    """Batch-sign a task's lines in native code (the same bytes as :func:`_state_task` and
+    :func:`_sign_records`), or None when a record must be read in Python."""
+    side: list[bytes] = []
+
+    def finish(root: bytes, size: int) -> bytes:
+        tail, line = _batch_tail(job, root, size, now)
+        side.append(line)
+        return tail
+
+    assert job.batch_size is not None
+    signed = canonical.tag_batch(
+        data, job.tagger.id_field, statement_head(predicate), job.batch_size, finish
+    )
+    if signed is None:
+        return None
+    return _Done(signed[1], signed[0], b"".join(side))
+
+
+def _batch_tail(job: _Job, root: bytes, size: int, now: datetime) -> tuple[bytes, bytes]:
+    """What every record of a signed batch ends with after its audit path (its envelope, or the
+    sidecar reference; the manifest and the line closed), and the batch's sidecar line (empty
+    when the envelopes are embedded)."""
+    envelope = job.tagger.batch_envelope(root, size, now)
+    if job.sidecar is None:
+        return b',"dsse":' + orjson.dumps(envelope) + b"}}}\n", b""
+    tail = (
+        b',"sidecar":'
+        + orjson.dumps(job.sidecar)
+        + b',"root":"'
+        + root.hex().encode("ascii")
+        + b'"}}}\n'
+    )
+    return tail, orjson.dumps({"root": root.hex(), "size": size, "dsse": envelope}) + b"\n"
+
+
+def _state_task(
+    job: _Job,
+    first_line: int,
+    data: bytes,
+    shared: tuple[RecordPredicate, bytes] | None,
+    now: datetime,
+) -> list[_Unsigned]:
+    """Parse every record of a task's ``data`` and write its statement; only the bytes are
+    kept. ``shared`` is :func:`_shared_predicate`."""
     tagger = job.tagger
     generated_at = job.generated_at or now
-    shared: tuple[RecordPredicate, bytes] | None = None
-    if not tagger.part_digests:
-        predicate = tagger._predicate(
-            tagger._parts({}, job.contributions, generated_at, None, None), (), None, now
-        )
-        shared = (predicate, canonical_bytes(predicate.to_dict()))
     records: list[_Unsigned] = []
-    number = task.first_line - 1
+    number = first_line - 1
     parse, scan, id_field = canonical.parse_and_digest, canonical.scan_line, tagger.id_field
-    for data in task.read(job.source).split(b"\n"):
+    for line in data.split(b"\n"):
         number += 1
-        if not data or data.isspace():
+        if not line or line.isspace():
             continue
-        data = data.rstrip()
-        scanned = scan(data, id_field) if shared is not None else None
+        line = line.rstrip()
+        scanned = scan(line, id_field) if shared is not None else None
         if scanned is not None and scanned[1] < 0:
             # No manifest, one predicate for all: the native reader gives the digest and the id
             # without building the record.
             content, _, _, start, end = scanned
-            body, empty, digest = data, content == b"{}", _sha256(content).hexdigest()
-            name = _record_name(orjson.loads(data[start:end]) if start >= 0 else None)
+            body, empty, digest = line, content == b"{}", _sha256(content).hexdigest()
+            name = _record_name(orjson.loads(line[start:end]) if start >= 0 else None)
         else:
             try:
-                record, digest = parse(data)
+                record, digest = parse(line)
             except MalformedJSONError as exc:
                 raise exc.at(job.source, number) from None
-            body = data
+            body = line
             if PROVENANCE_KEY in record:
                 if not job.replace:
                     raise InputError(
@@ -677,7 +804,7 @@ def _sign_records(job: _Job, records: list[_Unsigned], now: datetime) -> _Done:
     side: list[bytes] = []
     if job.batch_size is None:
         keyid = orjson.dumps(tagger.keyid or "")
-        head = b',"_provenance":{"dsse":{"payloadType":' + orjson.dumps(PAYLOAD_TYPE)
+        head = b'"_provenance":{"dsse":{"payloadType":' + orjson.dumps(PAYLOAD_TYPE)
         middle = b'","signatures":[{"keyid":' + keyid + b',"sig":"'
         for item in records:
             payload = item.statement
@@ -689,18 +816,8 @@ def _sign_records(job: _Job, records: list[_Unsigned], now: datetime) -> _Done:
         levels = merkle.tree_levels([_sha256(b"\x00" + r.statement).digest() for r in batch])
         root = levels[-1][0]
         size = len(batch)
-        envelope = tagger.batch_envelope(root, size, now)
-        if job.sidecar is None:
-            tail = b',"dsse":' + orjson.dumps(envelope) + b"}}}\n"
-        else:
-            tail = (
-                b',"sidecar":'
-                + orjson.dumps(job.sidecar)
-                + b',"root":"'
-                + root.hex().encode("ascii")
-                + b'"}}}\n'
-            )
-            side.append(orjson.dumps({"root": root.hex(), "size": size, "dsse": envelope}) + b"\n")
+        tail, line = _batch_tail(job, root, size, now)
+        side.append(line)
         size_text = b',"size":%d,"path":' % size
         for index, (item, path) in enumerate(
             zip(batch, merkle.level_paths(levels, _hex_step, _NO_STEPS), strict=True)
@@ -708,7 +825,7 @@ def _sign_records(job: _Job, records: list[_Unsigned], now: datetime) -> _Done:
             add(
                 (
                     item.head,
-                    b',"_provenance":{"statement":"',
+                    b'"_provenance":{"statement":"',
                     _b64(item.statement),
                     b'","batch":{"index":%d' % index,
                     size_text,
@@ -734,8 +851,19 @@ def _init_worker(job: _Job) -> None:
 
 def _work(task: _Task) -> _Done:
     job: _Job = _WORKER["job"]
-    done = _sign_task(job, task)
-    if job.spool is not None and done.output:
+    commit = job.commit
+    try:
+        done = _sign_task(job, task)
+    except BaseException:
+        if commit is not None:
+            commit.place(task.number, 0)
+        raise
+    if commit is not None:
+        at = commit.place(task.number, len(done.output))
+        if at is not None and done.output:
+            _pwrite_all(commit.fd, done.output, at)
+        done.output = b""
+    elif job.spool is not None and done.output:
         name = os.path.join(job.spool, f"{task.number}.part")
         with open(name, "wb") as handle:
             handle.write(done.output)
@@ -782,18 +910,16 @@ def _tasks(path: Path, lines_per_task: int) -> Iterator[_Task]:
             block = handle.read(_SCAN_BYTES)
             if not block:
                 break
-            found = block.count(b"\n")
             at = -1
-            while found >= wanted:
-                for _ in range(wanted):
-                    at = block.find(b"\n", at + 1)
+            while True:
+                at, wanted = _native.line_end(block, at + 1, wanted)
+                if at < 0:
+                    break
                 yield _Task(number, first, start, position + at)
                 number += 1
                 start = position + at + 1
                 first += lines_per_task
-                found -= wanted
                 wanted = lines_per_task
-            wanted -= found
             position += len(block)
         if position > start:
             yield _Task(number, first, start, position)
@@ -915,11 +1041,14 @@ def tag_jsonl(
         for task in _tasks(source, per_task):
             take(_sign_task(job, task), _size(task))
         return count
+    context = get_context("fork")
+    direct = _direct_output(output)
+    commit = None if direct is None else _Commit(context, *direct)
     with tempfile.TemporaryDirectory(prefix="provenance-tag-", dir=_spool_root()) as spool:
-        job = replace(job, spool=spool)
+        job = replace(job, spool=spool, commit=commit)
         window: deque[tuple[Future[_Done], int]] = deque()
         with ProcessPoolExecutor(
-            workers, mp_context=get_context("fork"), initializer=_init_worker, initargs=(job,)
+            workers, mp_context=context, initializer=_init_worker, initargs=(job,)
         ) as pool:
             try:
                 for task in _tasks(source, per_task):
@@ -931,7 +1060,11 @@ def tag_jsonl(
                     future, size = window.popleft()
                     take(future.result(), size)
             except BaseException:
+                if commit is not None:
+                    commit.abort()
                 for future, _ in window:
                     future.cancel()
                 raise
+    if commit is not None:
+        output.seek(commit.base + commit.written)
     return count

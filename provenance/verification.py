@@ -83,7 +83,13 @@ _SORTED: Final = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
 def canonical_statement(predicate: bytes, digest: str, name: bytes) -> bytes:
     """The RFC 8785 bytes of a record statement, from the canonical bytes of its predicate, the
     record's content digest (lowercase hex) and the canonical JSON string of its record id."""
-    return b"".join((_HEAD, predicate, _MID, digest.encode("ascii"), _NAME_KEY, name, _END))
+    return b"".join((statement_head(predicate), digest.encode("ascii"), _NAME_KEY, name, _END))
+
+
+def statement_head(predicate: bytes) -> bytes:
+    """The bytes of a record statement before its subject digest, from the canonical bytes of
+    its predicate (the rest is the digest, ``"},"name":``, the record id and ``}]}``)."""
+    return _HEAD + predicate + _MID
 
 
 class Status(StrEnum):

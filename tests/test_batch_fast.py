@@ -424,15 +424,27 @@ def test_every_line_of_a_file_split_in_spans_is_read_once(tmp_path: Path) -> Non
         assert read.split(b"\n")[:-1] == lines
 
 
-def _tag_file(tmp_path: Path, source: Path, workers: int, **options: Any) -> bytes:
-    out = io.BytesIO()
-    tag_jsonl(tagger(), source, out, workers=workers, generated_at=GENERATED_AT, **options)
-    return out.getvalue()
+def _tag_file(
+    tmp_path: Path, source: Path, workers: int, *, to_file: bool = False, **options: Any
+) -> bytes:
+    """The file tagger's output, into memory or (``to_file``) into a regular file, which workers
+    write into themselves."""
+    if not to_file:
+        out = io.BytesIO()
+        tag_jsonl(tagger(), source, out, workers=workers, generated_at=GENERATED_AT, **options)
+        return out.getvalue()
+    path = tmp_path / f"tagged-{workers}.jsonl"
+    with path.open("wb") as handle:
+        handle.write(b"")
+        tag_jsonl(tagger(), source, handle, workers=workers, generated_at=GENERATED_AT, **options)
+        assert handle.tell() == path.stat().st_size
+    return path.read_bytes()
 
 
+@pytest.mark.parametrize("to_file", [False, True], ids=["memory", "file"])
 @pytest.mark.parametrize("batch_size", [None, 1, 7, 64])
 def test_file_tagger_writes_the_sdk_statements_on_any_number_of_workers(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch_size: int | None
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch_size: int | None, to_file: bool
 ) -> None:
     records = chat_records(150)
     records[3]["id"] = 3
@@ -443,7 +455,7 @@ def test_file_tagger_writes_the_sdk_statements_on_any_number_of_workers(
     source = write_jsonl(tmp_path / "in.jsonl", records)
     monkeypatch.setattr(tagging, "TASK_BYTES", 7 * 1024)
     inline = _tag_file(tmp_path, source, 1, batch_size=batch_size)
-    pooled = _tag_file(tmp_path, source, 2, batch_size=batch_size)
+    pooled = _tag_file(tmp_path, source, 2, batch_size=batch_size, to_file=to_file)
     assert pooled == inline
     signed = [orjson.loads(line) for line in inline.splitlines()]
     assert len(signed) == 150
@@ -833,3 +845,122 @@ def test_native_batch_lane_agrees_with_orjson_on_changed_manifests(data: st.Data
         else:
             line = line[:at] + line[at + 1 :]
     _check_native(line, prefix)
+
+
+# ---- the native batch tagger ----------------------------------------------------------------
+
+
+def _odd_records() -> list[bytes]:
+    """Lines the native tagger takes: ids of every plain kind, white space, line ends, blank
+    lines."""
+    plain = [orjson.dumps(r) for r in chat_records(12)]
+    return [
+        *plain[:3],
+        b'{"id":0,"x":1}',
+        b'{"id":-0,"x":2}',
+        b'{"id":-42,"x":3}',
+        b'{"id":999999999999999}',
+        b'  {"id":"lead space"}  \t',
+        b'{"id":"crlf"}\r',
+        b"",
+        b"   ",
+        '{"id":"é ✓ \U0001f600","n":[1.5,-0.0,1e21]}'.encode(),
+        b'{"meta":{"id":"nested"},"id":"top"}',
+        *plain[3:],
+    ]
+
+
+@pytest.mark.parametrize("sidecar", [False, True], ids=["embedded", "sidecar"])
+@pytest.mark.parametrize("batch_size", [1, 3, 1000])
+def test_native_batch_tagger_writes_the_bytes_of_the_python_tagger(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch_size: int, sidecar: bool
+) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b"\n".join(_odd_records()) + b"\n")
+
+    def run() -> tuple[bytes, bytes]:
+        out, side = io.BytesIO(), io.BytesIO()
+        tag_jsonl(
+            tagger(),
+            source,
+            out,
+            batch_size=batch_size,
+            generated_at=GENERATED_AT,
+            sidecar=("out.jsonl", side) if sidecar else None,
+            workers=1,
+        )
+        return out.getvalue(), side.getvalue()
+
+    natively = run()
+    native = canonical.tag_batch
+    calls: list[bool] = []
+
+    def counted(*args: Any) -> Any:
+        signed = native(*args)
+        calls.append(signed is not None)
+        return signed
+
+    monkeypatch.setattr(canonical, "tag_batch", counted)
+    assert run() == natively
+    assert calls == [True]  # the whole task was signed natively
+    monkeypatch.setattr(canonical, "tag_batch", lambda *args: None)
+    assert run() == natively  # the Python tagger: the same bytes
+    lines = natively[0].splitlines()
+    assert len(lines) == len([r for r in _odd_records() if r.strip()])
+    for line in lines:
+        orjson.loads(line)
+    if sidecar:
+        (tmp_path / "out.jsonl").write_bytes(natively[0])
+        (tmp_path / "out.jsonl.batches").write_bytes(natively[1])
+        path = tmp_path / "out.jsonl"
+    else:
+        path = tmp_path / "signed.jsonl"
+        path.write_bytes(natively[0])
+    assert _report(path, 1)["counts"] == {"ok": len(lines)}
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"id":"r\\u0032"}',  # an escape: the canonical name is not the bytes as they stand
+        b'{"id":1.0}',  # not an integer: a random name
+        b'{"id":true}',
+        b'{"id":null}',
+        b'{"id":1234567890123456}',  # 16 digits: left to the reference reader
+        b'{"x":1}',  # no id: a random name
+        b"{}",
+        b'{"id":"r2","_provenance":{}}',  # a manifest: replaced or refused
+        b'{"id":"r2",}',  # not JSON: the reference reader names the error
+    ],
+)
+def test_a_task_with_a_record_the_native_tagger_declines_is_signed_in_python(
+    tmp_path: Path, line: bytes
+) -> None:
+    lines = [orjson.dumps(r) for r in chat_records(4)]
+    lines[2] = line
+    data = b"\n".join(lines)
+    assert canonical.tag_batch(data, "id", b"{", 2, lambda root, size: b"}}}\n") is None
+    assert canonical.tag_batch(b"\n".join(lines[:2]), "id", b"{", 2, lambda r, s: b"}}}\n")
+
+
+@pytest.mark.parametrize("batch_size", [None, 4])
+def test_empty_records_are_signed_as_valid_json(tmp_path: Path, batch_size: int | None) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b'{}\n{"id":"a"}\n{ }\n')
+    signed = tmp_path / "signed.jsonl"
+    signed.write_bytes(_tag_file(tmp_path, source, 1, batch_size=batch_size))
+    records = read_jsonl(signed)
+    assert [sorted(r) for r in records] == [["_provenance"], ["_provenance", "id"], ["_provenance"]]
+    assert _report(signed, 1)["counts"] == {"ok": 3}
+
+
+def test_workers_writing_into_the_output_file_stop_when_a_task_fails(tmp_path: Path) -> None:
+    """A bad line in one task: the error names its line, and no worker is left waiting for the
+    place of a task that never comes."""
+    lines = [orjson.dumps(r) for r in chat_records(3000)]
+    lines[2500] = b'{"id": nope}'
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b"\n".join(lines) + b"\n")
+    with (tmp_path / "out.jsonl").open("wb") as handle, pytest.raises(MalformedJSONError) as err:
+        tag_jsonl(tagger(), source, handle, batch_size=100, workers=2)
+    assert err.value.line == 2501
