@@ -351,13 +351,26 @@ def _write_share(name: str, block: bytes, size: int) -> None:
         os.close(fd)
 
 
+def _bench_tagger() -> Any:
+    """The tagger of every tagging measurement: the project's ``bench`` key, one generator."""
+    from provenance import project
+    from provenance.tagging import Tagger
+
+    return Tagger(
+        project.load_signer("bench"),
+        provider="openai",
+        model="gpt-4o",
+        service="api",
+        organization="acme",
+    )
+
+
 def tag_in_memory(source: Path) -> dict[str, Any]:
     """The file tagger's work on one core with its output thrown away: reading, stating, hashing,
     signing each batch and writing the lines into memory (batches of 1,000)."""
-    from provenance import project
     from provenance.manifest import parse_time
     from provenance.scan import settle_worker_gc
-    from provenance.tagging import Tagger, tag_jsonl
+    from provenance.tagging import tag_jsonl
 
     settle_worker_gc()  # as in a worker of the CLI
 
@@ -368,13 +381,7 @@ def tag_in_memory(source: Path) -> dict[str, Any]:
         def write(self, data: Any) -> int:
             return len(data)
 
-    tagger = Tagger(
-        project.load_signer("bench"),
-        provider="openai",
-        model="gpt-4o",
-        service="api",
-        organization="acme",
-    )
+    tagger = _bench_tagger()
     started, cpu = time.perf_counter(), time.process_time()
     count = tag_jsonl(
         tagger,
@@ -453,17 +460,10 @@ def sslib_verify(path: Path) -> dict[str, Any]:
 
 def tag_file(source: Path, output: Path, batch_size: int, sidecar: bool) -> dict[str, Any]:
     """``provenance tag`` through the SDK: :func:`provenance.tagging.tag_jsonl`."""
-    from provenance import project
     from provenance.manifest import parse_time
-    from provenance.tagging import Tagger, sidecar_path, tag_jsonl
+    from provenance.tagging import sidecar_path, tag_jsonl
 
-    tagger = Tagger(
-        project.load_signer("bench"),
-        provider="openai",
-        model="gpt-4o",
-        service="api",
-        organization="acme",
-    )
+    tagger = _bench_tagger()
     started = time.perf_counter()
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = time.process_time() + usage.ru_utime + usage.ru_stime

@@ -359,6 +359,24 @@ plain_run(const unsigned char *s, Py_ssize_t i, Py_ssize_t n)
     return i;
 }
 
+/* The end of the run of text from s[i] that a string holds as it is: printable ASCII but the quote
+ * and the backslash, and well-formed UTF-8; -1 at a byte that is not well-formed UTF-8. */
+static Py_ssize_t
+plain_text_end(const unsigned char *s, Py_ssize_t i, Py_ssize_t n)
+{
+    for (;;) {
+        i = plain_run(s, i, n);
+        if (i >= n || s[i] < 0x80) {
+            return i;
+        }
+        Py_ssize_t len = utf8_length(s, i, n);
+        if (len == 0) {
+            return -1;
+        }
+        i += len;
+    }
+}
+
 /* A string at s[i] == '"'. Writes its canonical form to out and, for a key, its decoded bytes
  * to keys. Runs of unescaped text, well-formed UTF-8 included, are copied as they are. */
 static int
@@ -372,16 +390,9 @@ string(Reader *r, int key)
     }
     for (;;) {
         Py_ssize_t start = i;
-        for (;;) {
-            i = plain_run(s, i, n);
-            if (i >= n || s[i] < 0x80) {
-                break;
-            }
-            Py_ssize_t len = utf8_length(s, i, n);
-            if (len == 0) {
-                return BAIL;
-            }
-            i += len;
+        i = plain_text_end(s, i, n);
+        if (i < 0) {
+            return BAIL;
         }
         if (i > start) {
             if (append(&r->out, s + start, i - start) != OK) {
@@ -1125,6 +1136,9 @@ typedef struct {
     Py_ssize_t path_nodes;
     Py_ssize_t envelope;      /* the embedded batch envelope, an object */
     Py_ssize_t envelope_end;
+    Py_ssize_t sidecar;       /* or the sidecar file's name (no escapes) */
+    Py_ssize_t sidecar_len;
+    Py_ssize_t root;          /* and the batch root, 64 lower-case hex digits */
 } BatchLayout;
 
 static inline int
@@ -1201,9 +1215,11 @@ object_end(const unsigned char *s, Py_ssize_t i, Py_ssize_t end)
     return -1;
 }
 
-/* Whether the manifest bytes s[i..end) are exactly the layout the batch tagger writes:
- * {"statement":"B64","batch":{"index":N,"size":N,"path":["HEX64",...],"dsse":{...}}}
- * with no white space and lower-case hex. Any other manifest (valid or not) is read by Python. */
+/* Whether the manifest bytes s[i..end) are exactly a layout the batch tagger writes:
+ * {"statement":"B64","batch":{"index":N,"size":N,"path":["HEX64",...],"dsse":{...}}} or, with
+ * the envelopes in a sidecar, ...,"path":[...],"sidecar":"NAME","root":"HEX64"}}, with no white
+ * space, lower-case hex and no escape in the name. Any other manifest (valid or not) is read by
+ * Python. */
 static int
 batch_layout(const unsigned char *s, Py_ssize_t i, Py_ssize_t end, BatchLayout *out)
 {
@@ -1234,7 +1250,7 @@ batch_layout(const unsigned char *s, Py_ssize_t i, Py_ssize_t end, BatchLayout *
             for (int j = 0; j < 32; j++) {
                 int hi = hex_values[h[2 * j]], lo = hex_values[h[2 * j + 1]];
                 bad |= hi | lo;
-                node[j] = (unsigned char)((hi << 4) | (lo & 0x0F));
+                node[j] = (unsigned char)(((unsigned int)hi << 4) | ((unsigned int)lo & 0x0F));
             }
             if (bad < 0) {
                 return 0;
@@ -1247,6 +1263,26 @@ batch_layout(const unsigned char *s, Py_ssize_t i, Py_ssize_t end, BatchLayout *
             }
             break;
         }
+    }
+    out->sidecar = -1;
+    if (EXPECT("],\"sidecar\":\"")) {
+        out->sidecar = i;
+        i = plain_text_end(s, i, end);
+        if (i < 0 || i >= end || s[i] != '"') {
+            return 0;
+        }
+        out->sidecar_len = i - out->sidecar;
+        if (!EXPECT("\",\"root\":\"") || end - i < 64) {
+            return 0;
+        }
+        out->root = i;
+        for (Py_ssize_t k = 0; k < 64; k++) {
+            if (hex_values[s[i + k]] < 0) {
+                return 0;
+            }
+        }
+        i += 64;
+        return EXPECT("\"}}") && i == end;
     }
     if (!EXPECT("],\"dsse\":") || i >= end || s[i] != '{') {
         return 0;
@@ -1272,20 +1308,8 @@ plain_name(const unsigned char *t, Py_ssize_t at, Py_ssize_t n, const char *hex)
         memcmp(t + stop, tail, (size_t)tail_len) != 0) {
         return NULL;
     }
-    Py_ssize_t i = start;
-    for (;;) {
-        i = plain_run(t, i, stop);
-        if (i >= stop || t[i] < 0x80) {
-            break;
-        }
-        Py_ssize_t len = utf8_length(t, i, stop);
-        if (len == 0) {
-            return NULL;
-        }
-        i += len;
-    }
-    if (i != stop) {
-        return NULL; /* a quote, a backslash or a control character */
+    if (plain_text_end(t, start, stop) != stop) {
+        return NULL; /* a quote, a backslash, a control character or broken UTF-8 */
     }
     return PyUnicode_DecodeUTF8((const char *)t + start, stop - start, "strict");
 }
@@ -1297,7 +1321,8 @@ PyDoc_STRVAR(scan_batch_doc,
 "value (-1, -1 when absent), and, when that value is exactly the layout the batch tagger writes,\n"
 "a tuple of its fields: the decoded statement, its Merkle leaf hash (SHA-256 of 0x00 and the\n"
 "statement), the leaf index, the tree size, the audit path as the concatenated 32-byte nodes,\n"
-"the bytes of the embedded batch envelope, and (record id, `prefix`) when the statement is\n"
+"the bytes of the embedded batch envelope (or, in the sidecar layout, the sidecar's name and the\n"
+"root, as str), and (record id, `prefix`) when the statement is\n"
 "`prefix`, the content digest and an id without escapes (else None).");
 
 static PyObject *
@@ -1345,13 +1370,22 @@ scan_batch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             }
             if (!PyErr_Occurred()) {
                 PyObject *known = name ? PyTuple_Pack(2, name, prefix) : Py_NewRef(Py_None);
-                fields = known == NULL ? NULL
-                                       : Py_BuildValue("(Oy#LLy#y#N)", statement,
-                                                       (const char *)leaf, (Py_ssize_t)32, b.index,
-                                                       b.size, (const char *)b.path,
-                                                       b.path_nodes * 32,
-                                                       (const char *)r.s + b.envelope,
-                                                       b.envelope_end - b.envelope, known);
+                PyObject *batch =
+                    b.sidecar >= 0
+                        ? Py_BuildValue("(s#s#)", (const char *)r.s + b.sidecar, b.sidecar_len,
+                                        (const char *)r.s + b.root, (Py_ssize_t)64)
+                        : PyBytes_FromStringAndSize((const char *)r.s + b.envelope,
+                                                    b.envelope_end - b.envelope);
+                if (known == NULL || batch == NULL) {
+                    Py_XDECREF(known);
+                }
+                else { /* "N" hands `known` over, also when building fails */
+                    fields = Py_BuildValue("(Oy#LLy#ON)", statement, (const char *)leaf,
+                                           (Py_ssize_t)32, b.index, b.size,
+                                           (const char *)b.path, b.path_nodes * 32, batch,
+                                           known);
+                }
+                Py_XDECREF(batch);
             }
             Py_XDECREF(name);
         }
@@ -1444,20 +1478,8 @@ id_name(Buf *out, const unsigned char *s, Py_ssize_t start, Py_ssize_t end)
         return 0;
     }
     if (s[start] == '"') {
-        Py_ssize_t i = start + 1, stop = end - 1;
-        for (;;) {
-            i = plain_run(s, i, stop);
-            if (i >= stop || s[i] < 0x80) {
-                break;
-            }
-            Py_ssize_t len = utf8_length(s, i, stop);
-            if (len == 0) {
-                return 0;
-            }
-            i += len;
-        }
-        if (i != stop) {
-            return 0;
+        if (plain_text_end(s, start + 1, end - 1) != end - 1) {
+            return 0; /* an escape: the canonical form is not the bytes as they stand */
         }
         return append(out, s + start, end - start) == OK ? 1 : -1;
     }

@@ -17,7 +17,12 @@ def scan_batch(
     /,
 ) -> (
     tuple[str, int, int]
-    | tuple[str, int, int, tuple[bytes, bytes, int, int, bytes, bytes, tuple[str, bytes] | None]]
+    | tuple[
+        str,
+        int,
+        int,
+        tuple[bytes, bytes, int, int, bytes, bytes | tuple[str, str], tuple[str, bytes] | None],
+    ]
     | None
 ): ...
 def tag_batch(

@@ -480,13 +480,16 @@ class RecordView(Mapping[str, Any]):
         return f"RecordView({self._whole()!r})"
 
 
-BatchFields = tuple[bytes, bytes, int, int, bytes, bytes, tuple[str, bytes] | None]
+BatchFields = tuple[
+    bytes, bytes, int, int, bytes, bytes | tuple[str, str], tuple[str, bytes] | None
+]
 """A batch-signed record's manifest as the native reader reads it off the exact layout the batch
 tagger writes (``{"statement":…,"batch":{"index":…,"size":…,"path":[…],"dsse":{…}}}``, compact,
-lower-case hex), holding what ``orjson`` would parse from those bytes, decoded: the statement
-(canonical base64 only), its Merkle leaf hash ``SHA-256(0x00 || statement)``, the leaf index, the
-tree size, the audit path's 32-byte nodes concatenated, the embedded batch envelope's JSON bytes as
-they stand in the line; then, when a statement prefix was given and the statement is that prefix,
+lower-case hex, or with ``"sidecar":…,"root":…`` in place of ``"dsse"``), holding what ``orjson``
+would parse from those bytes, decoded: the statement (canonical base64 only), its Merkle leaf hash
+``SHA-256(0x00 || statement)``, the leaf index, the tree size, the audit path's 32-byte nodes
+concatenated, the embedded batch envelope's JSON bytes as they stand in the line (or the sidecar's
+name and the root, when the name has no escape); then, when a statement prefix was given and the statement is that prefix,
 the record's content digest and an id string with no escapes, that id and the prefix object
 (else None)."""
 

@@ -568,7 +568,7 @@ class _Commit:
 
     A worker whose task is signed waits until every earlier task has taken its place in the file,
     takes the next one (the bytes after them) and writes there (``pwrite``), so the output is
-    written once, by the workers, and in parallel. Tasks are numbered from 0 in input order and
+    written once, by the workers, while the others go on signing. Tasks are numbered from 0 in input order and
     workers take them in that order, so the task a worker waits for is already being signed. The
     parent sets :meth:`abort` when it stops early; a waiting worker then gives up.
     """
@@ -580,6 +580,9 @@ class _Commit:
         self._next = context.RawValue("q", 0)
         self._offset = context.RawValue("q", 0)
         self._stopped = context.RawValue("b", 0)
+        self.writing = context.Lock()
+        """Held while a worker writes: writers of one file contend for it in the kernel, so
+        one writes at a time while the others sign."""
 
     @property
     def written(self) -> int:
@@ -861,7 +864,8 @@ def _work(task: _Task) -> _Done:
     if commit is not None:
         at = commit.place(task.number, len(done.output))
         if at is not None and done.output:
-            _pwrite_all(commit.fd, done.output, at)
+            with commit.writing:
+                _pwrite_all(commit.fd, done.output, at)
         done.output = b""
     elif job.spool is not None and done.output:
         name = os.path.join(job.spool, f"{task.number}.part")

@@ -22,7 +22,12 @@ Large inputs go through :meth:`Verifier.verify_many`, which gives every record t
 * a statement is read without a JSON parser when its bytes are canonical and its predicate (minus
   its ``signed_at`` time) is one already parsed strictly and validated: only the subject (record id
   and digest) and the time are read from the bytes. Anything else goes through the strict parser
-  and the manifest model.
+  and the manifest model;
+* a manifest in the exact layout the batch tagger writes is read by the native reader
+  (:func:`provenance.canonical.view_and_digest`): its fields come decoded, its envelope is found
+  by its bytes, and its statement is matched with the statement prefix last read here
+  (:meth:`Verifier.statement_prefix`); the records of one batch that match are finished together
+  (one signer check). Anything else is read by orjson and checked as above.
 """
 
 from __future__ import annotations
@@ -362,7 +367,7 @@ class Verifier:
             fields = record.batch if type(record) is canonical.RecordView else None
             leaf: _Leaf | None = None
             if fields is not None:
-                leaf = self._fast_leaf(number, fields)
+                leaf = self._fast_leaf(number, fields, source)
             else:
                 prov = record.get(PROVENANCE_KEY)
                 if type(prov) is dict and "dsse" not in prov and "batch" in prov:
@@ -921,7 +926,9 @@ class Verifier:
 
     def _sidecar_batch(self, batch: Mapping[str, Any], source: str) -> _BatchFacts:
         """The envelope a record names in the sidecar file next to its own file."""
-        name, root = batch.get("sidecar"), batch.get("root")
+        return self._sidecar_facts_for(batch.get("sidecar"), batch.get("root"), source)
+
+    def _sidecar_facts_for(self, name: Any, root: Any, source: str) -> _BatchFacts:
         if type(name) is not str or type(root) is not str:
             return self._read_sidecar_batch(name, root, source)
         key = (source, name, root)
@@ -1019,14 +1026,19 @@ class Verifier:
             return None
         return _Leaf(item, statement, _sha256(b"\x00" + statement).digest(), index, nodes, facts)
 
-    def _fast_leaf(self, item: int, fields: canonical.BatchFields) -> _Leaf | None:
+    def _fast_leaf(self, item: int, fields: canonical.BatchFields, source: str) -> _Leaf | None:
         """:meth:`_leaf` for a manifest the native reader read off the batch tagger's layout
         (the same checks on the same values); the envelope's verdict is found by its bytes."""
         statement, leaf, index, size, path, envelope, known = fields
         if not index < size or len(path) > 32 * self.limits.max_audit_path:
             return None
         last = self._last_raw
-        if last is not None and last[0] == envelope:
+        if isinstance(envelope, tuple):
+            try:
+                facts = self._sidecar_facts_for(envelope[0], envelope[1], source)
+            except ProvenanceError:
+                return None
+        elif last is not None and last[0] == envelope:
             facts = last[1]
         else:
             found = self._raw_envelopes.get(envelope)

@@ -6,13 +6,18 @@ Builds ``provenance/_native.c`` with ``-fsanitize=address,undefined`` into a tem
 then runs itself again with the sanitizer runtimes preloaded. It mutates record lines (inserted,
 replaced and deleted bytes, chosen among JSON's structural bytes, digits, escapes and broken or
 multi-byte UTF-8) and checks, for every line the native reader takes, that the reference parser
-accepts it too and gives the same content digest and the same ``_provenance`` value. A sanitizer
-report, or any disagreement, stops the run with a non-zero exit code. Needs gcc.
+accepts it too and gives the same content digest and the same ``_provenance`` value; that the
+batch-manifest reader (``scan_batch``) gives the same digest and, where it reads a manifest's
+fields, the values orjson and the strict base64 decoder read; and that every line the native
+batch tagger (``tag_batch``) signs is one the reference reads, with the same content. The corpus
+holds batch-signed lines as the tagger writes them. A sanitizer report, or any disagreement,
+stops the run with a non-zero exit code. Needs gcc and OpenSSL's headers.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import importlib.util
 import os
@@ -62,7 +67,79 @@ def _corpus(rnd: random.Random) -> list[bytes]:
         lines.append(orjson.dumps(record))
     vectors = ROOT / "tests" / "vectors" / "jcs" / "input"
     lines += [path.read_bytes() for path in sorted(vectors.iterdir())]
-    return lines
+    return lines + _batch_signed()
+
+
+def _batch_signed() -> list[bytes]:
+    """Records as the batch tagger writes them (three batches of seven, and a batch of five with
+    its envelope in a sidecar)."""
+    sys.path.insert(0, str(ROOT))
+    from provenance.keys import PrivateKeySigner
+    from provenance.tagging import Tagger
+
+    tagger = Tagger(PrivateKeySigner.generate(name="fuzz"), provider="openai", model="gpt-4o")
+    records = [{"id": f"r{k}", "text": WORDS[k % len(WORDS)]} for k in range(21)]
+    signed = []
+    for start in range(0, len(records), 7):
+        signed += tagger.tag_batch(records[start : start + 7])
+    signed += tagger.sign_batch(records[:5], sidecar="data.jsonl.batches")[0]
+    return [orjson.dumps(record) for record in signed]
+
+
+def _expected_fields(record: Any) -> tuple[Any, ...] | None:
+    """What the batch-manifest reader must read off a manifest of the tagger's layout."""
+    manifest = record.get("_provenance")
+    if type(manifest) is not dict or list(manifest) != ["statement", "batch"]:
+        return None
+    batch = manifest["batch"]
+    if type(batch) is not dict or list(batch) not in (
+        ["index", "size", "path", "dsse"],
+        ["index", "size", "path", "sidecar", "root"],
+    ):
+        return None
+    if "sidecar" in batch and not (
+        type(batch["sidecar"]) is str
+        and type(batch["root"]) is str
+        and len(batch["root"]) == 64
+        and batch["root"] == batch["root"].lower()
+    ):
+        return None
+    path = batch["path"]
+    if type(path) is not list or not all(type(p) is str and p == p.lower() for p in path):
+        return None
+    try:
+        statement = base64.b64decode(manifest["statement"], validate=True)
+        nodes = b"".join(bytes.fromhex(p) for p in path)
+    except (ValueError, TypeError):
+        return None
+    leaf = hashlib.sha256(b"\x00" + statement).digest()
+    reference = batch["dsse"] if "dsse" in batch else (batch["sidecar"], batch["root"])
+    return statement, leaf, batch["index"], batch["size"], nodes, reference
+
+
+def _check_batch(native: Any, line: bytes, record: Any, digest: str, es6: Any) -> str | None:
+    """A disagreement of the batch-manifest reader and the batch tagger with the reference."""
+    from provenance.limits import DEFAULT_LIMITS
+
+    depth = DEFAULT_LIMITS.max_json_depth
+    read = native.scan_batch(line, depth, es6)
+    if read is None or read[0] != digest:
+        return "the batch-manifest reader gives another digest"
+    if len(read) == 4:
+        expected = _expected_fields(record)
+        *values, envelope, _known = read[3]
+        if expected is None or tuple(values) != expected[:5]:
+            return "the batch-manifest reader reads other fields"
+        if (envelope if isinstance(envelope, tuple) else orjson.loads(envelope)) != expected[5]:
+            return "the batch-manifest reader reads another envelope"
+    signed = native.tag_batch(line, depth, es6, "id", b"{", 1, lambda root, size: b"}}}\n")
+    if signed is not None:
+        if "_provenance" in record or type(record.get("id")) not in (str, int):
+            return "the batch tagger signed a record it must leave to Python"
+        out = orjson.loads(signed[0])
+        if {k: v for k, v in out.items() if k != "_provenance"} != record:
+            return "the batch tagger wrote other content"
+    return None
 
 
 def _mutate(line: bytes, rnd: random.Random) -> bytes:
@@ -93,11 +170,12 @@ def fuzz(library: Path, seconds: float, seed: int) -> int:
     rnd = random.Random(seed)
     corpus = _corpus(rnd)
     end = time.monotonic() + seconds
-    tried = taken = 0
+    tried = taken = batch_read = 0
+    depth, es6 = DEFAULT_LIMITS.max_json_depth, canonical._es6_number
     while time.monotonic() < end:
         line = _mutate(rnd.choice(corpus), rnd)
         tried += 1
-        scanned = native.scan(line, DEFAULT_LIMITS.max_json_depth, canonical._es6_number)
+        scanned = native.scan(line, depth, es6)
         if scanned is None:
             continue
         taken += 1
@@ -115,7 +193,15 @@ def fuzz(library: Path, seconds: float, seed: int) -> int:
         if got != expected:
             print(f"manifests differ: {line!r}")
             return 1
-    print(f"{tried:,} mutated lines, {taken:,} taken by the native reader, all equal")
+        problem = _check_batch(native, line, record, hashlib.sha256(body).hexdigest(), es6)
+        if problem is not None:
+            print(f"{problem}: {line!r}")
+            return 1
+        batch_read += scanned[1] >= 0 and len(native.scan_batch(line, depth, es6)) == 4
+    print(
+        f"{tried:,} mutated lines, {taken:,} taken by the native reader, {batch_read:,} batch "
+        "manifests read natively, all equal"
+    )
     return 0
 
 
@@ -143,6 +229,7 @@ def main() -> int:
                 str(ROOT / "provenance" / "_native.c"),
                 "-o",
                 str(library),
+                "-lcrypto",
             ],
             check=True,
         )
