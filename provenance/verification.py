@@ -400,8 +400,9 @@ class Verifier:
     ) -> None:
         """:meth:`_finish_leaf` at once for the proven records of one batch whose statements the
         native reader matched with the statement prefix last read (so each subject digest is
-        its record's content digest) and whose predicate signs no part on its own: the signer
-        checks depend only on the keys, the predicate and the times, so they run once. Records
+        its record's content digest), whose envelope is the first record's and whose predicate
+        signs no part on its own: the signer checks depend only on the keys, the predicate and
+        the times, so they run once. Records
         that do not fit, and every record when a check fails, are left to :meth:`_finish_leaf`,
         which gives each its verdict and message."""
         last = self._last_prefix
@@ -410,14 +411,17 @@ class Verifier:
         prefix, predicate, signed_at, signed_text = last
         if predicate.parts:
             return
+        batch = group[0].facts  # a root may be signed by several envelopes: one at a time
         known = [
             (leaf, leaf.known[0])
             for leaf in group
-            if leaf.known is not None and leaf.known[1] is prefix and leaf.item in proven
+            if leaf.known is not None
+            and leaf.known[1] is prefix
+            and leaf.facts is batch
+            and leaf.item in proven
         ]
         if not known:
             return
-        batch = known[0][0].facts
         try:
             self._check_signers(
                 batch.signers,

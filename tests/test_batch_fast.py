@@ -16,6 +16,7 @@ import binascii
 import copy
 import hashlib
 import io
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -985,3 +986,29 @@ def test_workers_writing_into_the_output_file_stop_when_a_task_fails(tmp_path: P
     with (tmp_path / "out.jsonl").open("wb") as handle, pytest.raises(MalformedJSONError) as err:
         tag_jsonl(tagger(), source, handle, batch_size=100, workers=2)
     assert err.value.line == 2501
+
+
+@pytest.mark.parametrize("reader", [fast, fast_native], ids=["parsed", "native"])
+def test_records_of_one_root_signed_by_other_keys_get_their_own_signer_checks(
+    reader: Callable[..., list[Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two envelopes may sign the same root: each record is held to the keys of its own."""
+    records = batched(8, 8)
+    statement = dsse.b64decode(prov(records[0])["batch"]["dsse"]["payload"], "payload")
+    other = tagger(OTHER).envelope(statement)
+    for record in records[3:6]:
+        prov(record)["batch"]["dsse"] = copy.deepcopy(other)
+    scoped = TrustStore(
+        keys=(
+            TrustedKey("gen", SIGNER.verifying_key()),
+            TrustedKey("other", OTHER.verifying_key(), providers=("anthropic",)),
+        )
+    )
+    monkeypatch.setattr(sys.modules[__name__], "TRUST", scoped)
+    expected = reference(records)
+    assert [r.status.value for r in expected] == ["ok"] * 3 + ["untrusted-signer"] * 3 + ["ok"] * 2
+    assert verdicts(reader(records)) == verdicts(expected)
+    short = reader(records, details=False)
+    assert [r.status for r in short if isinstance(r, RecordResult)] == [
+        r.status for r in expected if not r.ok
+    ]
