@@ -568,9 +568,10 @@ class _Commit:
 
     A worker whose task is signed waits until every earlier task has taken its place in the file,
     takes the next one (the bytes after them) and writes there (``pwrite``), so the output is
-    written once, by the workers, while the others go on signing. Tasks are numbered from 0 in input order and
-    workers take them in that order, so the task a worker waits for is already being signed. The
-    parent sets :meth:`abort` when it stops early; a waiting worker then gives up.
+    written once, by the workers, one at a time while the others go on signing. Tasks are
+    numbered from 0 in input order and workers take them in that order, so the task a worker
+    waits for is already being signed. The parent sets :meth:`abort` when it stops early; a
+    waiting worker then gives up.
     """
 
     def __init__(self, context: Any, fd: int, base: int) -> None:
