@@ -1602,11 +1602,11 @@ tree(const Tagged *records, Py_ssize_t size, unsigned char *nodes, Py_ssize_t *s
     starts[0] = 0;
     while (width > 1) {
         Py_ssize_t up = at + width;
+        static const unsigned char node_prefix = 0x01;
         for (Py_ssize_t k = 0; k + 1 < width; k += 2) {
-            unsigned char pair[65];
-            pair[0] = 0x01;
-            memcpy(pair + 1, nodes + 32 * (at + k), 64);
-            if (sha256_two(pair, 65, NULL, 0, nodes + 32 * (up + k / 2)) != OK) {
+            /* the pair is adjacent: 0x01 || left || right */
+            if (sha256_two(&node_prefix, 1, nodes + 32 * (at + k), 64,
+                           nodes + 32 * (up + k / 2)) != OK) {
                 return FAIL;
             }
         }
@@ -1654,6 +1654,7 @@ tag_batch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t count = 0;
     Buf statements = {0}, out = {0};
     unsigned char *nodes = NULL;
+    char *hexes = NULL;
     PyObject *result = NULL;
     int rc = state_records(data, args[1], args[2], args[3], prefix, &records, &count,
                            &statements);
@@ -1666,8 +1667,10 @@ tag_batch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     const char *s = PyBytes_AS_STRING(data);
     Py_ssize_t most = count < batch_size ? count : batch_size;
     /* every level of the tree: at most 2 * most nodes, and one more per level for an odd end */
-    nodes = PyMem_Malloc((size_t)(2 * most + 64) * 32);
-    if (nodes == NULL && most > 0) {
+    Py_ssize_t room = 2 * most + 64;
+    nodes = PyMem_Malloc((size_t)room * 32);
+    hexes = PyMem_Malloc((size_t)room * 66); /* each node as a JSON string of its hex */
+    if ((nodes == NULL || hexes == NULL) && most > 0) {
         PyErr_NoMemory();
         goto done;
     }
@@ -1681,6 +1684,12 @@ tag_batch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         int levels = 0;
         if (tree(records + first, size, nodes, starts, &levels) != OK) {
             goto done;
+        }
+        Py_ssize_t total = starts[levels - 1] + 1;
+        for (Py_ssize_t k = 0; k < total; k++) { /* once per node, not once per path step */
+            char *h = hexes + 66 * k;
+            h[0] = h[65] = '"';
+            to_hex(nodes + 32 * k, 32, h + 1);
         }
         PyObject *root = PyBytes_FromStringAndSize(
             (const char *)nodes + 32 * starts[levels - 1], 32);
@@ -1714,11 +1723,8 @@ tag_batch(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             for (int d = 0; d + 1 < levels && !bad; d++) {
                 Py_ssize_t sibling = p ^ 1;
                 if (sibling < width) {
-                    char hex[66];
-                    hex[0] = hex[65] = '"';
-                    to_hex(nodes + 32 * (starts[d] + sibling), 32, hex + 1);
                     bad |= (steps++ && append_byte(&out, ',') != OK) ||
-                           append(&out, hex, 66) != OK;
+                           append(&out, hexes + 66 * (starts[d] + sibling), 66) != OK;
                 }
                 p >>= 1;
                 width = (width + 1) / 2;
@@ -1737,6 +1743,7 @@ done:
     PyMem_Free(statements.data);
     PyMem_Free(out.data);
     PyMem_Free(nodes);
+    PyMem_Free(hexes);
     return result;
 }
 

@@ -489,9 +489,9 @@ lower-case hex, or with ``"sidecar":…,"root":…`` in place of ``"dsse"``), ho
 would parse from those bytes, decoded: the statement (canonical base64 only), its Merkle leaf hash
 ``SHA-256(0x00 || statement)``, the leaf index, the tree size, the audit path's 32-byte nodes
 concatenated, the embedded batch envelope's JSON bytes as they stand in the line (or the sidecar's
-name and the root, when the name has no escape); then, when a statement prefix was given and the statement is that prefix,
-the record's content digest and an id string with no escapes, that id and the prefix object
-(else None)."""
+name and the root, when the name has no escape); then, when a statement prefix was given and the
+statement is that prefix, the record's content digest and an id string with no escapes, that id
+and the prefix object (else None)."""
 
 
 def view_and_digest(line: bytes, prefix: bytes | None = None) -> tuple[Mapping[str, Any], str]:

@@ -308,7 +308,6 @@ class Verifier:
         tuple[tuple[TrustedKey, ...], _PredicateFacts, datetime | None, datetime] | None
     ) = field(default=None, repr=False)
     _last_envelope: tuple[dict[str, Any], _BatchFacts] | None = field(default=None, repr=False)
-    _raw_envelopes: dict[bytes, _BatchFacts] = field(default_factory=dict, repr=False)
     _last_raw: tuple[bytes, _BatchFacts] | None = field(default=None, repr=False)
     _hints: dict[str | None, tuple[bool, tuple[TrustedKey, ...]]] = field(
         default_factory=dict, repr=False
@@ -701,11 +700,14 @@ class Verifier:
 
     # ---- statements -------------------------------------------------------------------------
 
-    def _statement_facts(self, payload: bytes, digest: str) -> _Facts:
+    def _statement_facts(
+        self, payload: bytes, digest: str, known: tuple[str, bytes] | None = None
+    ) -> _Facts:
         """What a record statement says; raises ``malformed`` as the strict path does.
-        ``digest`` is the record's content digest, the subject digest the fast read expects. The
-        payload type was checked with the signature (:meth:`_verify_signatures`)."""
-        fast = self._known_statement(payload, digest)
+        ``digest`` is the record's content digest, the subject digest the fast read expects;
+        ``known`` is what the native reader matched (:attr:`_Leaf.known`). The payload type was
+        checked with the signature (:meth:`_verify_signatures`)."""
+        fast = self._known_statement(payload, digest, known)
         if fast is not None:
             return fast
         try:
@@ -729,7 +731,9 @@ class Verifier:
             manifest,
         )
 
-    def _known_statement(self, payload: bytes, digest: str) -> _Facts | None:
+    def _known_statement(
+        self, payload: bytes, digest: str, known: tuple[str, bytes] | None = None
+    ) -> _Facts | None:
         """Read a canonical statement whose predicate was validated before, without parsing it.
 
         The bytes must be ``HEAD PREDICATE MID DIGEST NAME_KEY NAME END`` with ``digest`` as the
@@ -739,13 +743,17 @@ class Verifier:
         unescaped quote, so the ``MID`` found last and the ``signed_at`` member found last are
         the statement's own. Records of one generation run share every byte before the digest:
         when a statement starts with the bytes before the digest of the last one read this way,
-        only its digest and name are read.
+        only its digest and name are read, or neither when the native reader already matched them
+        with those same bytes (``known`` names that prefix object and the id).
         """
         last_prefix = self._last_prefix
-        if last_prefix is not None and payload.startswith(last_prefix[0]):
-            known = self._known_tail(payload, len(last_prefix[0]), digest)
-            if known is not None:
-                return _Facts(known, digest, *last_prefix[1:])
+        if last_prefix is not None:
+            if known is not None and known[1] is last_prefix[0]:
+                return _Facts(known[0], digest, *last_prefix[1:])
+            if payload.startswith(last_prefix[0]):
+                name = self._known_tail(payload, len(last_prefix[0]), digest)
+                if name is not None:
+                    return _Facts(name, digest, *last_prefix[1:])
         if not payload.startswith(_HEAD) or not payload.endswith(_END):
             return None
         mid = payload.rfind(_MID)
@@ -1045,13 +1053,13 @@ class Verifier:
         elif last is not None and last[0] == envelope:
             facts = last[1]
         else:
-            found = self._raw_envelopes.get(envelope)
-            if found is None:
+            found = self._batches.get(envelope)  # the envelopes' cache, keyed by these bytes too
+            if not isinstance(found, _BatchFacts):
                 try:
                     found = self._envelope_facts(orjson.loads(envelope))
                 except ProvenanceError:
                     return None
-                _bounded_put(self._raw_envelopes, envelope, found)
+                _bounded_put(self._batches, envelope, found)
             self._last_raw = (envelope, found)
             facts = found
         if facts.size != size:
@@ -1098,11 +1106,7 @@ class Verifier:
     ) -> Outcome:
         """The checks after inclusion, for a record whose inclusion is proven."""
         try:
-            last, known = self._last_prefix, leaf.known
-            if known is not None and last is not None and known[1] is last[0]:
-                facts = _Facts(known[0], digest, *last[1:])
-            else:
-                facts = self._statement_facts(leaf.statement, digest)
+            facts = self._statement_facts(leaf.statement, digest, leaf.known)
             self._check_signers(leaf.facts.signers, facts, leaf.facts.signed_at)
             self._check_content(record, digest, facts)
         except ProvenanceError as exc:

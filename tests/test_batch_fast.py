@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import copy
 import hashlib
 import io
@@ -36,6 +35,7 @@ from provenance.tagging import RecordDraft, Tagger, content_digest, tag_jsonl
 from provenance.trust import TrustedKey, TrustStore
 from provenance.verification import RecordResult, Verifier, _b64, _parse_canonical
 from tests.conftest import chat_records, read_jsonl, write_jsonl
+from tests.oracles import canonical_b64, expected_batch_fields
 
 SIGNED_AT = datetime(2024, 6, 1, 9, 0, tzinfo=UTC)
 GENERATED_AT = datetime(2024, 5, 31, 18, 30, tzinfo=UTC)
@@ -661,18 +661,6 @@ def test_fast_base64_accepts_only_what_the_strict_decoder_accepts(data: bytes, t
     assert _b64(base64.b64encode(data).decode()) == data
 
 
-def canonical_b64(text: Any) -> bytes | None:
-    """The oracle: the standard library's strict decoder, and the text must be the only
-    encoding of its bytes (a whole number of quads, zero bits after the last byte)."""
-    if type(text) is not str or len(text) % 4:
-        return None
-    try:
-        data = binascii.a2b_base64(text, strict_mode=True)
-    except (binascii.Error, ValueError):
-        return None
-    return data if base64.b64encode(data).decode() == text else None
-
-
 B64_TEXT = st.text(alphabet="ABCDQgwAEIMab01+/=-_ \n\u00e9\x00", max_size=16)
 
 
@@ -722,45 +710,6 @@ def test_statement_bytes_parse_as_the_strict_parser_parses_them(
 # ---- the native batch lane ------------------------------------------------------------------
 
 
-def _expected_fields(line: bytes) -> tuple[Any, ...] | None:
-    """What the native reader must give for a line's manifest, from orjson and the strict base64
-    decoder: the fields when the manifest has exactly the batch tagger's members in its order,
-    else None (the reader may still decline a valid manifest; it must not take a different one)."""
-    manifest = orjson.loads(line)["_provenance"]
-    if type(manifest) is not dict or list(manifest) != ["statement", "batch"]:
-        return None
-    batch = manifest["batch"]
-    if type(batch) is not dict or list(batch) not in (
-        ["index", "size", "path", "dsse"],
-        ["index", "size", "path", "sidecar", "root"],
-    ):
-        return None
-    if "sidecar" in batch and not (
-        type(batch["sidecar"]) is str
-        and type(batch["root"]) is str
-        and len(batch["root"]) == 64
-        and batch["root"] == batch["root"].lower()
-    ):
-        return None
-    statement = _b64(manifest["statement"])
-    path = batch["path"]
-    if (
-        statement is None
-        or type(batch["index"]) is not int
-        or type(batch["size"]) is not int
-        or type(path) is not list
-        or not all(type(p) is str and len(p) == 64 and p == p.lower() for p in path)
-    ):
-        return None
-    try:
-        nodes = b"".join(bytes.fromhex(p) for p in path)
-    except ValueError:
-        return None
-    leaf = hashlib.sha256(b"\x00" + statement).digest()
-    reference = batch["dsse"] if "dsse" in batch else (batch["sidecar"], batch["root"])
-    return statement, leaf, batch["index"], batch["size"], nodes, reference
-
-
 def _check_native(line: bytes, prefix: bytes | None) -> tuple[Any, ...] | None:
     """The native reader's answer on ``line`` agrees with the reference wherever it answers."""
     try:
@@ -774,7 +723,7 @@ def _check_native(line: bytes, prefix: bytes | None) -> tuple[Any, ...] | None:
     fields = getattr(view, "batch", None)
     if fields is None:
         return None
-    expected = _expected_fields(line)
+    expected = expected_batch_fields(record.get("_provenance"))
     assert expected is not None, line
     *values, envelope, known = fields
     assert tuple(values) == expected[:5]

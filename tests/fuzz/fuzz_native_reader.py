@@ -17,7 +17,6 @@ stops the run with a non-zero exit code. Needs gcc and OpenSSL's headers.
 from __future__ import annotations
 
 import argparse
-import base64
 import hashlib
 import importlib.util
 import os
@@ -86,47 +85,17 @@ def _batch_signed() -> list[bytes]:
     return [orjson.dumps(record) for record in signed]
 
 
-def _expected_fields(record: Any) -> tuple[Any, ...] | None:
-    """What the batch-manifest reader must read off a manifest of the tagger's layout."""
-    manifest = record.get("_provenance")
-    if type(manifest) is not dict or list(manifest) != ["statement", "batch"]:
-        return None
-    batch = manifest["batch"]
-    if type(batch) is not dict or list(batch) not in (
-        ["index", "size", "path", "dsse"],
-        ["index", "size", "path", "sidecar", "root"],
-    ):
-        return None
-    if "sidecar" in batch and not (
-        type(batch["sidecar"]) is str
-        and type(batch["root"]) is str
-        and len(batch["root"]) == 64
-        and batch["root"] == batch["root"].lower()
-    ):
-        return None
-    path = batch["path"]
-    if type(path) is not list or not all(type(p) is str and p == p.lower() for p in path):
-        return None
-    try:
-        statement = base64.b64decode(manifest["statement"], validate=True)
-        nodes = b"".join(bytes.fromhex(p) for p in path)
-    except (ValueError, TypeError):
-        return None
-    leaf = hashlib.sha256(b"\x00" + statement).digest()
-    reference = batch["dsse"] if "dsse" in batch else (batch["sidecar"], batch["root"])
-    return statement, leaf, batch["index"], batch["size"], nodes, reference
-
-
 def _check_batch(native: Any, line: bytes, record: Any, digest: str, es6: Any) -> str | None:
     """A disagreement of the batch-manifest reader and the batch tagger with the reference."""
     from provenance.limits import DEFAULT_LIMITS
+    from tests.oracles import expected_batch_fields
 
     depth = DEFAULT_LIMITS.max_json_depth
     read = native.scan_batch(line, depth, es6)
     if read is None or read[0] != digest:
         return "the batch-manifest reader gives another digest"
     if len(read) == 4:
-        expected = _expected_fields(record)
+        expected = expected_batch_fields(record.get("_provenance"))
         *values, envelope, _known = read[3]
         if expected is None or tuple(values) != expected[:5]:
             return "the batch-manifest reader reads other fields"
