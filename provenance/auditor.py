@@ -29,7 +29,7 @@ from provenance.manifest import RecordPredicate
 from provenance.policy import loader
 from provenance.policy.classes import MAX_SAMPLES, ClassTally, RecordClass
 from provenance.policy.engine import evaluate
-from provenance.policy.library import PolicyLibrary
+from provenance.policy.library import LibraryOrigin, PolicyLibrary
 from provenance.policy.lineage import LineageGraph
 from provenance.policy.model import (
     SEVERITY,
@@ -298,6 +298,8 @@ class AuditReport:
     trust_store_version: int | None = None
     intent_source: str | None = None
     """The intent file, when the intent was read from one."""
+    policy_library: LibraryOrigin | None = None
+    """The terms library the decisions came from: its digest, and ``bundled`` or its directory."""
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -377,6 +379,9 @@ class AuditReport:
             "findings": [{**f.to_dict(), "shards": self.finding_sources(f)} for f in self.findings],
             "waivers": [w.to_dict() for w in self.policy.waivers],
             "policies": [p.to_dict() for p in self.policies],
+            "policy_library": None
+            if self.policy_library is None
+            else self.policy_library.to_dict(),
             "trust_store_version": self.trust_store_version,
             "lineage": self.graph.to_dict(),
         }
@@ -436,11 +441,11 @@ def _summary(
         untagged_records=untagged,
         failed_records=failed,
         synthetic_share=synthetic / total if total else 0.0,
-        by_provider=dict(by_provider.most_common()),
-        by_model=dict(by_model.most_common()),
-        by_service=dict(by_service.most_common()),
-        by_terms=dict(sorted(by_terms.items(), key=lambda kv: (-kv[1], kv[0]))),
-        contributions={p: dict(r.most_common()) for p, r in sorted(contributions.items())},
+        by_provider=_ranked(by_provider),
+        by_model=_ranked(by_model),
+        by_service=_ranked(by_service),
+        by_terms=_ranked(by_terms),
+        contributions={p: _ranked(r) for p, r in sorted(contributions.items())},
         generation_depth=dict(sorted(depth.items())),
         max_generation_depth=max(depth, default=0),
         self_generated_records=self_generated,
@@ -450,6 +455,12 @@ def _summary(
         classes=len(classes),
         incomplete_batches=incomplete,
     )
+
+
+def _ranked(counts: Mapping[str, int]) -> dict[str, int]:
+    """Most records first, ties by name: the same data gives the same report whatever order its
+    records were read in (native or pure-Python reader, one process or many)."""
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def _norm(name: str | None) -> str:
@@ -685,6 +696,7 @@ def run_audit(
         class_sources={c.id: dict(state.class_sources.get(c.key, {})) for c in classes},
         trust_store_version=trust.version,
         intent_source=inputs.intent_source,
+        policy_library=inputs.library.origin,
     )
 
 

@@ -30,9 +30,9 @@ from typing import Any, Final, overload
 
 import orjson
 
-from provenance import _native
 from provenance.errors import MalformedJSONError
 from provenance.limits import DEFAULT_LIMITS
+from provenance.native import lib as _native
 
 __all__ = [
     "MAX_SAFE_INTEGER",

@@ -27,9 +27,10 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Final, Generic, Protocol, TypeVar
 
-from provenance import _native, canonical
+from provenance import canonical
 from provenance.errors import InputError, MalformedJSONError
 from provenance.limits import DEFAULT_LIMITS
+from provenance.native import lib as _native
 from provenance.sources import open_source
 from provenance.sources.base import RawRecord
 from provenance.sources.jsonl import JsonlSource, open_binary

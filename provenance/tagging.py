@@ -40,7 +40,7 @@ from typing import IO, Any, Final
 
 import orjson
 
-from provenance import __version__, _native, canonical, dsse, merkle
+from provenance import __version__, canonical, dsse, merkle
 from provenance.errors import InputError, MalformedJSONError, ProvenanceError
 from provenance.keys import Signer
 from provenance.limits import DEFAULT_LIMITS
@@ -56,6 +56,7 @@ from provenance.manifest import (
     build_statement,
     format_time,
 )
+from provenance.native import lib as _native
 from provenance.verification import (
     PROVENANCE_KEY,
     SIDECAR_SUFFIX,

@@ -44,7 +44,7 @@ from typing import Any, Final, Literal, NamedTuple, overload
 
 import orjson
 
-from provenance import _native, canonical, dsse, merkle
+from provenance import canonical, dsse, merkle
 from provenance.errors import MalformedJSONError, ProvenanceError, VerificationError
 from provenance.limits import DEFAULT_LIMITS, Limits
 from provenance.manifest import (
@@ -60,6 +60,7 @@ from provenance.manifest import (
     Subject,
     parse_time,
 )
+from provenance.native import lib as _native
 from provenance.sources.base import RawRecord
 from provenance.trust import TrustedKey, TrustStore
 

@@ -35,6 +35,7 @@ from provenance.tagging import RecordDraft, Tagger, content_digest, tag_jsonl
 from provenance.trust import TrustedKey, TrustStore
 from provenance.verification import RecordResult, Verifier, _b64, _parse_canonical
 from tests.conftest import chat_records, read_jsonl, write_jsonl
+from tests.markers import needs_native
 from tests.oracles import canonical_b64, expected_batch_fields
 
 SIGNED_AT = datetime(2024, 6, 1, 9, 0, tzinfo=UTC)
@@ -265,6 +266,7 @@ def test_joint_proofs_give_the_verdicts_of_the_walk(
     ]
 
 
+@needs_native
 def test_untampered_batches_are_proven_jointly_not_walked(monkeypatch: pytest.MonkeyPatch) -> None:
     records = batched(40, 16)
 
@@ -472,6 +474,7 @@ def test_file_tagger_writes_the_sdk_statements_on_any_number_of_workers(
     assert _report(out, 1)["counts"] == {"ok": 150}
 
 
+@needs_native
 def test_file_tagger_reads_plain_records_without_building_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -651,6 +654,7 @@ def test_every_code_point_is_written_as_rfc_8785_writes_it() -> None:
         assert tagging.canonical_bytes({"k": text}) == canonical.canonicalize({"k": text})
 
 
+@needs_native
 @SETTINGS
 @given(st.binary(max_size=40), st.text(alphabet="ABCDab01+/=-_ \n", max_size=12))
 def test_fast_base64_accepts_only_what_the_strict_decoder_accepts(data: bytes, text: str) -> None:
@@ -664,6 +668,7 @@ def test_fast_base64_accepts_only_what_the_strict_decoder_accepts(data: bytes, t
 B64_TEXT = st.text(alphabet="ABCDQgwAEIMab01+/=-_ \n\u00e9\x00", max_size=16)
 
 
+@needs_native
 @SETTINGS
 @given(st.binary(max_size=64), B64_TEXT, st.integers(0, 3), st.sampled_from("=A/+_\u00e9"))
 def test_native_base64_is_the_strict_canonical_decoder(
@@ -676,6 +681,7 @@ def test_native_base64_is_the_strict_canonical_decoder(
     assert _b64(encoded) == data
 
 
+@needs_native
 @pytest.mark.parametrize("value", [None, 4, b"AAAA", ["AAAA"], "", "AA==", "AB==", "AAE=", "AAA="])
 def test_native_base64_edge_values(value: Any) -> None:
     assert _b64(value) == canonical_b64(value)
@@ -738,6 +744,7 @@ def _check_native(line: bytes, prefix: bytes | None) -> tuple[Any, ...] | None:
     return tuple(fields)
 
 
+@needs_native
 def test_tagger_output_is_read_by_the_native_batch_lane() -> None:
     """Records as the batch tagger writes them are read natively, statement prefix included:
     the lane is not the reference path in disguise."""
@@ -841,6 +848,7 @@ def _odd_records() -> list[bytes]:
     ]
 
 
+@needs_native
 @pytest.mark.parametrize("sidecar", [False, True], ids=["embedded", "sidecar"])
 @pytest.mark.parametrize("batch_size", [1, 3, 1000])
 def test_native_batch_tagger_writes_the_bytes_of_the_python_tagger(
@@ -890,6 +898,7 @@ def test_native_batch_tagger_writes_the_bytes_of_the_python_tagger(
     assert _report(path, 1)["counts"] == {"ok": len(lines)}
 
 
+@needs_native
 @pytest.mark.parametrize(
     "line",
     [

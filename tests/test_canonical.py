@@ -30,6 +30,7 @@ from provenance.canonical import (
     scan_line,
     view_and_digest,
 )
+from tests.markers import needs_native
 
 VECTORS = Path(__file__).parent / "vectors" / "jcs"
 HEAVY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -225,6 +226,7 @@ def test_rfc8785_vectors(name: str) -> None:
     assert canonicalize(parse_json(data.decode("utf-8"))) == expected
 
 
+@needs_native
 @pytest.mark.parametrize("name", [n for n in vector_names() if n != "arrays.json"])
 def test_rfc8785_vectors_through_the_fast_path(name: str) -> None:
     data = (VECTORS / "input" / name).read_bytes()
@@ -598,6 +600,7 @@ def test_fast_path_returns_the_whole_record_in_order() -> None:
 # The native reader: it takes ordinary records itself, and declines what it must
 
 
+@needs_native
 @given(RECORDS, MANIFESTS, st.booleans())
 @HEAVY
 def test_native_reader_takes_ordinary_records(
@@ -629,6 +632,7 @@ def _all_values(value: Any) -> list[Any]:
     return [value]
 
 
+@needs_native
 @pytest.mark.parametrize(("bits", "text"), APPENDIX_B)
 def test_native_reader_numbers_appendix_b(bits: str, text: str) -> None:
     value = struct.unpack(">d", bytes.fromhex(bits))[0]
@@ -678,6 +682,7 @@ def test_native_reader_declines(line: bytes) -> None:
     assert_paths_agree(line)
 
 
+@needs_native
 @pytest.mark.parametrize(
     ("line", "body"),
     [
@@ -700,6 +705,7 @@ def test_native_reader_writes_canonical_bytes(line: bytes, body: bytes) -> None:
     assert_paths_agree(line)
 
 
+@needs_native
 def test_native_reader_gives_the_manifest_span() -> None:
     line = b'{"a":1, "_provenance" : {"p": [1, "x"]} ,"b":2}'
     scanned = scan_line(line)
@@ -716,6 +722,7 @@ def test_native_reader_on_arbitrary_bytes(data: bytes) -> None:
     assert_paths_agree(b'{"s":"' + data + b'"}')
 
 
+@needs_native
 def test_record_view_reads_the_content_only_when_asked() -> None:
     line = b'{"id":"r-1","_provenance":{"p":1},"text":"hi"}'
     view, digest = view_and_digest(line)
@@ -734,6 +741,7 @@ def test_record_view_reads_the_content_only_when_asked() -> None:
         bare[PROVENANCE_KEY]
 
 
+@needs_native
 def test_native_reader_gives_the_span_of_a_chosen_member() -> None:
     line = b'{"meta":{"id":"inner"},"id" : "r-7" ,"_provenance":{"p":1},"n":[1]}'
     scanned = scan_line(line, "id")

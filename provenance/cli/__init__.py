@@ -20,9 +20,23 @@ __all__ = ["app", "main", "run"]
 # Sub-command modules register themselves on import; the names keep the imports used.
 _REGISTERED = (audit, commands, keys, policy, registry)
 
+_READS_DATA = frozenset({"tag", "verify", "audit", "explain", "ingest"})
+"""Commands whose speed the native fast path sets: they say when it is not built."""
+
+
+def _note_fast_path(argv: list[str]) -> None:
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command in _READS_DATA:
+        from provenance import native
+
+        note = native.notice()
+        if note is not None:
+            sys.stderr.write(note + "\n")
+
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (the console script exits with it)."""
+    _note_fast_path(sys.argv[1:] if argv is None else argv)
     command = typer.main.get_command(app)
     try:
         command.main(args=argv, prog_name="provenance", standalone_mode=True)

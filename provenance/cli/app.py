@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 app = typer.Typer(
@@ -11,3 +13,44 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def version_text() -> str:
+    """What ``provenance --version`` prints: the package version, the terms library in use (its
+    directory and digest) and whether the native fast path is on."""
+    from provenance import __version__, native
+    from provenance.errors import ProvenanceError
+    from provenance.policy import loader
+
+    directory = loader.default_policy_dir()
+    try:
+        origin = loader.library_origin(directory)
+        library = f"{origin.source} {origin.digest} ({origin.path})"
+    except ProvenanceError as exc:
+        library = f"unreadable: {exc.diagnostics()}"
+    if not directory.is_dir():
+        library = f"not found at {directory}"
+    return (
+        f"provenance {__version__}\nterms library: {library}\nnative fast path: {native.status()}"
+    )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(version_text())
+        raise typer.Exit()
+
+
+@app.callback()
+def options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Show the version, the terms library in use and whether the fast path is on.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """Signed provenance for synthetic training data, and a policy gate over provider terms."""

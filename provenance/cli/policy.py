@@ -57,6 +57,9 @@ def _effective(doc: TermsDocument) -> str:
 def list_documents(policies: PoliciesOption = None) -> None:
     """List the terms documents: id, provider, version, effective dates, confidence."""
     library = load_library(policies)
+    if library.origin is not None:
+        # On stderr, so that the table on stdout stays one header line and rows for scripts.
+        echo(f"terms library: {library.origin.path} ({library.origin.digest})", err=True)
     if not len(library):
         echo(f"no terms documents in {policies or default_policy_dir()}")
         return

@@ -18,6 +18,29 @@ from provenance.policy.model import Catalog, TermsDocument, split_ref
 
 
 @dataclass(frozen=True)
+class LibraryOrigin:
+    """Where a terms library was read from, and what it was: the digest names the whole library
+    (:func:`provenance.policy.loader.library_digest`), so two audits that used the same library
+    show the same digest wherever it was installed."""
+
+    digest: str
+    """``sha256:`` and the hex digest over every YAML file of the library, by relative path."""
+    path: str
+    """The directory read."""
+    bundled: bool
+    """Whether it is the library shipped with this package (not ``--policies`` or
+    ``$PROVENANCE_POLICIES``)."""
+
+    @property
+    def source(self) -> str:
+        """``bundled``, or the directory given."""
+        return "bundled" if self.bundled else self.path
+
+    def to_dict(self) -> dict[str, str]:
+        return {"digest": self.digest, "source": self.source}
+
+
+@dataclass(frozen=True)
 class Resolution:
     """The documents a terms reference names on a day, or why it names none."""
 
@@ -32,7 +55,15 @@ class Resolution:
 class PolicyLibrary:
     """Terms documents and the model catalog, with lookups by id, family and date."""
 
-    def __init__(self, documents: Iterable[TermsDocument] = (), catalog: Catalog = Catalog()):
+    def __init__(
+        self,
+        documents: Iterable[TermsDocument] = (),
+        catalog: Catalog = Catalog(),
+        *,
+        origin: LibraryOrigin | None = None,
+    ):
+        self.origin = origin
+        """Where the library was read from (None when it was built in memory)."""
         self._catalog = catalog
         self._by_id: dict[str, TermsDocument] = {}
         families: dict[str, list[TermsDocument]] = {}

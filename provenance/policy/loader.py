@@ -13,6 +13,7 @@ documents with ``provider: org`` in a directory of their own.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ import yaml
 from provenance.errors import ConfigError, PolicyError, ProvenanceError
 from provenance.limits import DEFAULT_LIMITS, Limits
 from provenance.policy.fields import Located, LocatedList, Where
-from provenance.policy.library import PolicyLibrary
+from provenance.policy.library import LibraryOrigin, PolicyLibrary
 from provenance.policy.model import (
     ORG_PROVIDER,
     Catalog,
@@ -47,13 +48,61 @@ _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 
 
+def bundled_policy_dir() -> Path:
+    """The terms library shipped with the package.
+
+    An installed package (wheel or sdist) carries it as ``provenance/_library/``, found through
+    ``importlib.resources``; an editable install or a checkout reads the repository's
+    ``policies/`` beside the package, so an edit there is seen at once.
+    """
+    from importlib.resources import files
+
+    packaged = files("provenance").joinpath("_library")
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent.parent / "policies"
+
+
 def default_policy_dir() -> Path:
-    """The policy directory: ``$PROVENANCE_POLICIES``, else the ``policies/`` shipped with the
-    project (next to the ``provenance`` package)."""
+    """The policy directory: ``$PROVENANCE_POLICIES``, else the library shipped with the package
+    (:func:`bundled_policy_dir`)."""
     configured = os.environ.get(POLICIES_ENV)
     if configured:
         return Path(configured)
-    return Path(__file__).resolve().parent.parent.parent / "policies"
+    return bundled_policy_dir()
+
+
+def library_files(directory: Path) -> list[Path]:
+    """Every YAML file of a library (terms, catalog, tests), sorted by relative path."""
+    return sorted(
+        (p for p in directory.rglob("*.yaml") if p.is_file()),
+        key=lambda p: p.relative_to(directory).as_posix(),
+    )
+
+
+def library_digest(directory: Path) -> str:
+    """``sha256:`` over the library's YAML files: SHA-256 of the lines ``<sha256 hex>  <relative
+    path>`` sorted by path, which is what ``find . -name '*.yaml' -type f | sed 's|^./||' | LC_ALL=C
+    sort | xargs sha256sum | sha256sum`` prints inside the directory."""
+    whole = hashlib.sha256()
+    for path in library_files(directory):
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"cannot read ({exc.strerror})", source=str(path)) from exc
+        relative = path.relative_to(directory).as_posix()
+        whole.update(f"{hashlib.sha256(data).hexdigest()}  {relative}\n".encode())
+    return "sha256:" + whole.hexdigest()
+
+
+def library_origin(directory: Path) -> LibraryOrigin:
+    """Where a library is and its digest; ``bundled`` when it is the shipped one."""
+    resolved = directory.resolve()
+    return LibraryOrigin(
+        digest=library_digest(directory),
+        path=str(resolved),
+        bundled=resolved == bundled_policy_dir().resolve(),
+    )
 
 
 class _Converter:
@@ -245,7 +294,7 @@ def load_library(directory: Path | None = None, limits: Limits = DEFAULT_LIMITS)
     catalog = Catalog()
     for path in catalog_files(directory):
         catalog = catalog.merge(load_catalog(path, limits))
-    return PolicyLibrary(documents, catalog)
+    return PolicyLibrary(documents, catalog, origin=library_origin(directory))
 
 
 def load_test_files(

@@ -91,7 +91,16 @@ def make_engine(url: str) -> Engine:
         return engine
     try:
         return create_engine(parsed, pool_pre_ping=True)
-    except (ArgumentError, ImportError) as exc:
+    except ImportError as exc:
+        hint = (
+            "install the PostgreSQL extra: pip install 'provenance[postgres]'"
+            if parsed.get_backend_name() == "postgresql"
+            else "install the database driver the URL names"
+        )
+        raise ConfigError(
+            f"cannot use database {describe(url)}: its driver is not installed ({exc})", hint=hint
+        ) from exc
+    except ArgumentError as exc:
         raise ConfigError(f"cannot use database {describe(url)}: {exc}") from exc
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import orjson
@@ -20,6 +21,24 @@ from provenance.sources.base import DatasetSource, RawRecord
 
 PROVENANCE_COLUMN = "_provenance"
 BATCH_ROWS = 4096
+ARROW_EXTRA_HINT = "install the Arrow extra: pip install 'provenance[arrow]'"
+
+
+def require_pyarrow(source: str) -> ModuleType:
+    """pyarrow, or an error naming the file that needs it and the extra that brings it (pyarrow is
+    optional: JSONL needs none of it)."""
+    try:
+        import pyarrow
+        import pyarrow.ipc
+        import pyarrow.parquet
+    except ImportError as exc:
+        raise InputError(
+            "reading Parquet and Arrow data needs pyarrow, which is not installed",
+            source=source,
+            hint=ARROW_EXTRA_HINT,
+        ) from exc
+    module: ModuleType = pyarrow
+    return module
 
 
 def _strip_nulls(value: Any) -> Any:
@@ -67,12 +86,10 @@ class ParquetSource(DatasetSource):
         return path.is_file() and path.suffix.lower() in {".parquet", ".pq"}
 
     def __iter__(self) -> Iterator[RawRecord]:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
         source = str(self.path)
+        pa = require_pyarrow(source)
         try:
-            handle = pq.ParquetFile(self.path)
+            handle = pa.parquet.ParquetFile(self.path)
         except (OSError, pa.ArrowException) as exc:
             raise InputError(f"unreadable Parquet file ({exc})", source=source) from exc
         try:
@@ -112,8 +129,7 @@ class HfDatasetSource(DatasetSource):
         return data
 
     def __iter__(self) -> Iterator[RawRecord]:
-        import pyarrow as pa
-
+        pa = require_pyarrow(str(self.path))
         for arrow in self._arrow_files():
             source = str(arrow)
             try:

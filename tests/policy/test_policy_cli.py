@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from provenance.policy.loader import POLICIES_ENV
+from provenance.policy.loader import POLICIES_ENV, library_digest
 from tests.conftest import Runner, write_jsonl
 from tests.policy.builders import (
     ASSETS,
@@ -32,6 +32,13 @@ def test_list_shows_every_document(cli: Runner) -> None:
         in lines
     )
     assert len(lines) == 9
+
+
+def test_list_names_the_library_and_its_digest(cli: Runner) -> None:
+    result = cli("policy", "list", "--policies", LIB)
+    digest = library_digest(Path(LIB))
+    assert f"terms library: {Path(LIB).resolve()} ({digest})" in result.err
+    assert digest.startswith("sha256:") and len(digest) == 71
 
 
 def test_list_uses_the_environment_variable(cli: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
