@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 def scan(
     line: bytes, max_depth: int, number_writer: Callable[[float], str], key: str | None = None, /
-) -> None:
+) -> tuple[bytes, int, int] | None:
     """Declines: :func:`provenance.canonical.parse_record` reads the line."""
     return
 
@@ -24,7 +24,7 @@ def scan_batch(
     number_writer: Callable[[float], str],
     prefix: bytes | None = None,
     /,
-) -> None:
+) -> tuple[str, int, int] | None:
     """Declines: the record is read by the reference path and its manifest parsed in Python."""
     return
 
@@ -38,12 +38,12 @@ def tag_batch(
     batch_size: int,
     finish: Callable[[bytes, int], bytes],
     /,
-) -> None:
+) -> tuple[bytes, int] | None:
     """Declines: the Python tagger signs the task."""
     return
 
 
-def b64decode(text: object, /) -> None:
+def b64decode(text: object, /) -> bytes | None:
     """Declines: :func:`provenance.dsse.b64decode` decodes and gives the verdict."""
     return
 
