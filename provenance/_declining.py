@@ -15,7 +15,7 @@ def scan(
     line: bytes, max_depth: int, number_writer: Callable[[float], str], key: str | None = None, /
 ) -> tuple[bytes, int, int] | None:
     """Declines: :func:`provenance.canonical.parse_record` reads the line."""
-    return
+    return None
 
 
 def scan_batch(
@@ -26,7 +26,7 @@ def scan_batch(
     /,
 ) -> tuple[str, int, int] | None:
     """Declines: the record is read by the reference path and its manifest parsed in Python."""
-    return
+    return None
 
 
 def tag_batch(
@@ -40,12 +40,12 @@ def tag_batch(
     /,
 ) -> tuple[bytes, int] | None:
     """Declines: the Python tagger signs the task."""
-    return
+    return None
 
 
 def b64decode(text: object, /) -> bytes | None:
     """Declines: :func:`provenance.dsse.b64decode` decodes and gives the verdict."""
-    return
+    return None
 
 
 def keep_freed_memory() -> None:
