@@ -1,16 +1,39 @@
 """provenance: signed provenance for synthetic training data, and a policy gate over provider terms.
 
 The SDK surface: :func:`load_signer`, :class:`Tagger`, :class:`RecordDraft`, and the manifest model.
+Each name is imported on first use, so a generation script that only signs never loads the audit.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from provenance import _lazy
+
 __version__ = "0.1.0"
 
-from provenance.auditor import AuditReport, audit
-from provenance.manifest import Contribution, Generator, Manifest, Parent, TermsRef
-from provenance.project import load_signer
-from provenance.tagging import RecordDraft, Tagger, prompt_parent
+if TYPE_CHECKING:
+    from provenance.auditor import AuditReport, audit
+    from provenance.manifest import Contribution, Generator, Manifest, Parent, TermsRef
+    from provenance.project import load_signer
+    from provenance.tagging import RecordDraft, Tagger, prompt_parent
+
+__getattr__, __dir__ = _lazy.exports(
+    __name__,
+    {
+        "AuditReport": "provenance.auditor",
+        "audit": "provenance.auditor",
+        "Contribution": "provenance.manifest",
+        "Generator": "provenance.manifest",
+        "Manifest": "provenance.manifest",
+        "Parent": "provenance.manifest",
+        "TermsRef": "provenance.manifest",
+        "load_signer": "provenance.project",
+        "RecordDraft": "provenance.tagging",
+        "Tagger": "provenance.tagging",
+        "prompt_parent": "provenance.tagging",
+    },
+)
 
 __all__ = [
     "AuditReport",

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-app = typer.Typer(
+
+def command_group(**settings: Any) -> typer.Typer:
+    """A typer application or sub-command group with this CLI's settings: plain help text (no
+    rich panels, whose import alone costs about as much as the rest of a short command's start-up),
+    no completion installer, errors handled by :func:`provenance.cli.main`."""
+    return typer.Typer(
+        rich_markup_mode=None, add_completion=False, pretty_exceptions_enable=False, **settings
+    )
+
+
+app = command_group(
     name="provenance",
     help="Signed provenance for synthetic training data, and a policy gate over provider terms.",
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
 )
 
 

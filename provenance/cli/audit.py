@@ -7,17 +7,12 @@ from typing import Annotated
 
 import typer
 
-from provenance import auditor as audit_lib
-from provenance import project
-from provenance.cli import registry as registry_cli
 from provenance.cli.app import app
 from provenance.cli.output import echo
-from provenance.cli.progress import progress_bar
 from provenance.errors import InputError
 from provenance.report import RENDERERS
-from provenance.sources import expand_paths
 
-FORMATS = ", ".join(RENDERERS)
+FORMATS = ", ".join(RENDERERS)  # the names only: no renderer is imported
 
 
 @app.command()
@@ -64,11 +59,15 @@ def audit(
 
     Exit 0 pass, 1 fail (an outcome at or above --fail-on), 2 no verdict.
     """
-    renderer = RENDERERS.get(format)
-    if renderer is None:
+    if format not in RENDERERS:
         raise InputError(f"unknown format '{format}'", hint=f"use one of: {FORMATS}")
     if fail_on not in ("deny", "review", "never"):
         raise InputError(f"unknown --fail-on '{fail_on}'", hint="use deny, review or never")
+    from provenance import auditor as audit_lib
+    from provenance import project
+    from provenance.cli.progress import progress_bar
+    from provenance.sources import expand_paths
+
     inputs = audit_lib.load_inputs(
         intent, lineage=lineage, policies=policies, org_policies=org_policies, waivers=waivers
     )
@@ -84,8 +83,10 @@ def audit(
             progress=progress,
         )
     if record:
+        from provenance.cli import registry as registry_cli
+
         registry_cli.record_audit(report, inputs, trust=trust, db=db)
-    text = renderer.render(report)
+    text = RENDERERS[format].render(report)
     if output is None:
         typer.echo(text, nl=False)
     else:

@@ -9,22 +9,18 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
 
-from provenance import canonical, project
 from provenance.cli.app import app
 from provenance.cli.output import echo, emit_json
-from provenance.cli.progress import progress_bar
 from provenance.errors import ConfigError, InputError, MalformedJSONError
-from provenance.manifest import ROLES, Contribution, Generator, TermsRef, parse_time
-from provenance.scan import report_from, scan_paths
-from provenance.sources import expand_paths, open_source
-from provenance.sources.jsonl import JsonlSource, open_binary_write
-from provenance.tagging import RecordWriter, Tagger, sidecar_path, tag_jsonl
-from provenance.verification import PROVENANCE_KEY, RecordResult, Status, Verified, Verifier
+
+if TYPE_CHECKING:
+    from provenance.manifest import Contribution
+    from provenance.tagging import RecordWriter
+    from provenance.verification import RecordResult, Verified
 
 
 class OutputFormat(StrEnum):
@@ -101,6 +97,12 @@ def tag(
     The output is written to a temporary file and moved into place only when every record was
     signed, so a bad input line leaves nothing half-written.
     """
+    from provenance import project
+    from provenance.cli.progress import progress_bar
+    from provenance.manifest import parse_time
+    from provenance.sources.jsonl import JsonlSource, open_binary_write
+    from provenance.tagging import RecordWriter, Tagger, sidecar_path, tag_jsonl
+
     when = (
         None
         if generated_at is None
@@ -191,6 +193,10 @@ def _tag_records(
     replace_existing: bool,
 ) -> int:
     """Sign a source that is not JSONL (Parquet, datasets), record by record."""
+    from provenance import canonical
+    from provenance.sources import open_source
+    from provenance.verification import PROVENANCE_KEY
+
     for raw in open_source(input):
         try:
             record = canonical.parse_record(raw.data)
@@ -213,6 +219,10 @@ def _tag_records(
 
 def _load_parts(path: Path, when: datetime | None) -> list[Contribution]:
     """Read ``--parts``: ``{pointer: {provider, model, role, service, terms, generated_at}}``."""
+    import yaml
+
+    from provenance.manifest import ROLES, Contribution, Generator, TermsRef, parse_time
+
     try:
         data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -289,6 +299,12 @@ def verify(
 
     Exit 0 when every record verifies, 1 when any fails, 2 when no verdict is possible.
     """
+    from provenance import project
+    from provenance.cli.progress import progress_bar
+    from provenance.scan import report_from, scan_paths
+    from provenance.sources import expand_paths
+    from provenance.verification import Verifier
+
     paths = expand_paths(files)
     if not paths:
         raise InputError("no data files found in " + ", ".join(files))
@@ -331,6 +347,8 @@ class _Lister:
     def add_verified(
         self, state: list[RecordResult], source: str, line: int, verified: Verified, digest: str
     ) -> None:
+        from provenance.verification import RecordResult, Status
+
         state.append(
             RecordResult(
                 source, line, Status.OK, "", verified.record_id, digest, signer=verified.signer

@@ -10,14 +10,14 @@ from typing import Annotated
 import typer
 
 from provenance import project
-from provenance.cli.app import app
+from provenance.cli.app import app, command_group
 from provenance.cli.output import echo, table
 from provenance.errors import ConfigError
 from provenance.keys import ALGORITHMS, PrivateKeySigner, VerifyingKey
 from provenance.manifest import format_time, parse_time
 from provenance.trust import TrustedKey
 
-keys_app = typer.Typer(
+keys_app = command_group(
     help="Make, list, export, trust, revoke and rotate signing keys.", no_args_is_help=True
 )
 app.add_typer(keys_app, name="keys")

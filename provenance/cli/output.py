@@ -7,8 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from rich.console import Console
-from rich.table import Table
 
 
 def echo(text: str, *, err: bool = False) -> None:
@@ -31,6 +29,9 @@ def table(
         for row in rows:
             echo("\t".join("" if v is None else str(v) for v in row))
         return
+    from rich.console import Console
+    from rich.table import Table
+
     rich_table = Table(title=title)
     for header in headers:
         rich_table.add_column(header)

@@ -8,27 +8,21 @@ subclasses, which :func:`provenance.cli.main` turns into one line and exit code 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from provenance import canonical, project
-from provenance.auditor import dataset_classes, load_inputs
-from provenance.cli.app import app
+from provenance.cli.app import app, command_group
 from provenance.cli.output import echo, emit_json, table
 from provenance.errors import InputError, MalformedJSONError
-from provenance.policy.classes import RecordClass
-from provenance.policy.engine import evaluate
-from provenance.policy.loader import default_policy_dir, lint, load_library, load_test_files
-from provenance.policy.model import TermsDocument
-from provenance.policy.report import Decision, Finding, MissingProvenance, PolicyReport
-from provenance.policy.testing import run_tests
-from provenance.scan import read_chunks
-from provenance.sources import expand_paths
-from provenance.sources.jsonl import JsonlSource
-from provenance.verification import RecordResult, Status, Verifier
 
-policy_app = typer.Typer(
+if TYPE_CHECKING:
+    from provenance.policy.classes import RecordClass
+    from provenance.policy.model import TermsDocument
+    from provenance.policy.report import Decision, Finding, PolicyReport
+    from provenance.verification import RecordResult, Verifier
+
+policy_app = command_group(
     name="policy",
     help="The terms library: list, show, lint and test terms documents.",
     no_args_is_help=True,
@@ -56,6 +50,8 @@ def _effective(doc: TermsDocument) -> str:
 @policy_app.command("list")
 def list_documents(policies: PoliciesOption = None) -> None:
     """List the terms documents: id, provider, version, effective dates, confidence."""
+    from provenance.policy.loader import default_policy_dir, load_library
+
     library = load_library(policies)
     if library.origin is not None:
         # On stderr, so that the table on stdout stays one header line and rows for scripts.
@@ -79,6 +75,8 @@ def show_document(
     policies: PoliciesOption = None,
 ) -> None:
     """Show one terms document: its clauses with section, paraphrase and citation."""
+    from provenance.policy.loader import load_library
+
     doc = load_library(policies).require(terms_id)
     echo(f"{doc.id} — {doc.title}")
     echo(
@@ -105,6 +103,8 @@ def show_document(
 @policy_app.command("lint")
 def lint_directory(directory: PoliciesArgument = None) -> None:
     """Validate every terms document, catalog and policy test file (exit 0, or 2 on a problem)."""
+    from provenance.policy.loader import lint
+
     result = lint(directory)
     for problem in result.problems:
         echo(problem.diagnostics(), err=True)
@@ -125,6 +125,9 @@ def lint_directory(directory: PoliciesArgument = None) -> None:
 @policy_app.command("test")
 def run_policy_tests(directory: PoliciesArgument = None) -> None:
     """Run the shipped policy test cases (exit 0 all pass, 1 a case fails, 2 invalid files)."""
+    from provenance.policy.loader import load_library, load_test_files
+    from provenance.policy.testing import run_tests
+
     library = load_library(directory)
     results = run_tests(library, load_test_files(directory))
     failed = [r for r in results if not r.passed]
@@ -144,6 +147,10 @@ def run_policy_tests(directory: PoliciesArgument = None) -> None:
 def _find_record(paths: list[Path], record_id: str, verifier: Verifier) -> RecordResult:
     """The verified result of the record whose manifest subject (or ``id`` field) is
     ``record_id``; an error naming the files when there is none."""
+    from provenance import canonical
+    from provenance.scan import read_chunks
+    from provenance.sources.jsonl import JsonlSource
+
     for path in paths:
         for chunk in read_chunks(path) if JsonlSource.accepts(path) else ():
             for raw in chunk.records():
@@ -240,6 +247,14 @@ def explain(
     The record's manifest is verified first (signature, trusted signer, content digest); a record
     that does not verify is judged as missing provenance.
     """
+    from provenance import project
+    from provenance.auditor import dataset_classes, load_inputs
+    from provenance.policy.classes import RecordClass
+    from provenance.policy.engine import evaluate
+    from provenance.policy.report import MissingProvenance
+    from provenance.sources import expand_paths
+    from provenance.verification import Status, Verifier
+
     inputs = load_inputs(
         intent, lineage=lineage, policies=policies, org_policies=org_policies, waivers=waivers
     )

@@ -7,15 +7,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-
 
 @contextmanager
 def progress_bar(paths: Sequence[Path], label: str) -> Iterator[Callable[[int, int], None] | None]:
@@ -23,6 +14,15 @@ def progress_bar(paths: Sequence[Path], label: str) -> Iterator[Callable[[int, i
     if not sys.stderr.isatty():
         yield None
         return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     total = sum(p.stat().st_size for p in paths if p.is_file())
     compressed = any(p.suffix in {".gz", ".zst"} for p in paths)
     columns = [

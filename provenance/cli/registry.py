@@ -12,20 +12,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
 from typer.core import TyperGroup
 
-from provenance import project
-from provenance.cli.app import app
+from provenance.cli.app import app, command_group
 from provenance.cli.output import echo, emit_json, table
-from provenance.cli.progress import progress_bar
 from provenance.errors import ConfigError, InputError, ProvenanceError
-from provenance.policy import loader
-from provenance.policy.library import PolicyLibrary
-from provenance.sources import expand_paths
 
 if TYPE_CHECKING:
     from provenance.auditor import AuditInputs, AuditReport
+    from provenance.policy.library import PolicyLibrary
     from provenance.registry.store import Registry
 
 DbOption = Annotated[
@@ -62,6 +57,8 @@ def _open(db: str | None) -> Registry:
 def _library(policies: Path | None) -> PolicyLibrary | None:
     """The terms library, or None when no library is at hand (terms named in manifests are then
     shown as named)."""
+    from provenance.policy import loader
+
     directory = policies or loader.default_policy_dir()
     if policies is None and not directory.is_dir():
         return None
@@ -114,7 +111,10 @@ def ingest(
 
     Ingesting the same data again adds nothing; an interrupted ingest completes when run again.
     """
+    from provenance import project
+    from provenance.cli.progress import progress_bar
     from provenance.registry.ingest import ingest as run_ingest
+    from provenance.sources import expand_paths
 
     _format(format, ("text", "json"))
     store = project.load_trust(project.trust_path(trust))
@@ -165,6 +165,8 @@ def record_audit(
         if "sha256:" + hashlib.sha256(data).hexdigest() != ref.digest:
             continue
         files.append((ref.id, ref.digest, ref.title, data.decode("utf-8", "replace")))
+    from provenance import project
+
     store = project.load_trust(project.trust_path(trust))
     with _open(db) as registry:
         recorded = registry.record_audit(report.to_dict(), files, store)
@@ -295,7 +297,7 @@ class _DefaultBuild(TyperGroup):
         return super().parse_args(ctx, args)
 
 
-evidence_app = typer.Typer(
+evidence_app = command_group(
     cls=_DefaultBuild,
     help="Evidence bundles: 'evidence DATASET|MODEL -o bundle.zip', 'evidence verify bundle.zip'.",
     no_args_is_help=True,
@@ -361,6 +363,8 @@ def evidence_verify(
         data = bundle.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read the bundle ({exc.strerror})", source=str(bundle)) from exc
+    from provenance import project
+
     store = None if trust is None else project.load_trust(trust)
     report = verify_bundle(data, store)
     if format == "json":
@@ -403,7 +407,7 @@ def summary(
 
 # ---- log -------------------------------------------------------------------------------------
 
-log_app = typer.Typer(help="The registry's tamper-evident log.", no_args_is_help=True)
+log_app = command_group(help="The registry's tamper-evident log.", no_args_is_help=True)
 app.add_typer(log_app, name="log")
 
 
@@ -489,7 +493,7 @@ def log_checkpoint(
 
 # ---- db --------------------------------------------------------------------------------------
 
-db_app = typer.Typer(help="The registry database.", no_args_is_help=True)
+db_app = command_group(help="The registry database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
@@ -510,7 +514,7 @@ def db_upgrade(db: DbOption = None) -> None:
 
 # ---- lineage ---------------------------------------------------------------------------------
 
-lineage_app = typer.Typer(help="Models and what they were trained on.", no_args_is_help=True)
+lineage_app = command_group(help="Models and what they were trained on.", no_args_is_help=True)
 app.add_typer(lineage_app, name="lineage")
 
 
@@ -616,6 +620,8 @@ def lineage_export(
     if format == "prov":
         text = json.dumps(prov_document(snapshot, closure), indent=2, ensure_ascii=False) + "\n"
     else:
+        import yaml
+
         library = _library(policies)
         declaration = lineage_declaration(
             snapshot, closure, None if library is None else library.catalog

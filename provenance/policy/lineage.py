@@ -29,12 +29,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-import networkx as nx
-
 from provenance.errors import ConfigError
 from provenance.limits import DEFAULT_LIMITS, Limits
 from provenance.policy.classes import RecordClass
 from provenance.policy.fields import Where, closest
+from provenance.policy.graph import DiGraph
 from provenance.policy.model import (
     Catalog,
     CatalogDataset,
@@ -126,7 +125,7 @@ class LineageGraph:
     """The lineage of a set of record classes; build with :meth:`build`."""
 
     def __init__(self, catalog: Catalog, declaration: LineageDeclaration, limits: Limits) -> None:
-        self.graph: Any = nx.DiGraph()
+        self.graph = DiGraph()
         self._catalog = catalog
         self._limits = limits
         self._models = {m.name.casefold(): m for m in declaration.models}
@@ -285,10 +284,7 @@ class LineageGraph:
             self._edge(parent, node, "derived-from")
 
     def _check(self) -> None:
-        try:
-            cycle = nx.find_cycle(self.graph)
-        except nx.NetworkXNoCycle:
-            cycle = None
+        cycle = self.graph.find_cycle()
         if cycle:
             nodes = [self._label(u) for u, _v in cycle] + [self._label(cycle[0][0])]
             raise ConfigError(
@@ -297,7 +293,7 @@ class LineageGraph:
                 line=self._where_of(cycle[0][0]).line,
                 hint="a model trained on its own outputs is a new model: give it a new name",
             )
-        longest = nx.dag_longest_path(self.graph)
+        longest = self.graph.longest_path()
         if len(longest) - 1 > self._limits.max_graph_depth:
             raise ConfigError(
                 f"the lineage is {len(longest) - 1} steps deep, more than the limit of "

@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 
@@ -35,7 +35,9 @@ from provenance.policy.model import (
     Waiver,
     waivers_from_dict,
 )
-from provenance.policy.testing import PolicyTestFile
+
+if TYPE_CHECKING:
+    from provenance.policy.testing import PolicyTestFile
 
 POLICIES_ENV = "PROVENANCE_POLICIES"
 """Environment variable naming the policy directory to use instead of the shipped one."""
@@ -260,6 +262,8 @@ def load_waivers(path: Path, limits: Limits = DEFAULT_LIMITS) -> tuple[Waiver, .
 
 
 def load_policy_tests(path: Path, limits: Limits = DEFAULT_LIMITS) -> PolicyTestFile:
+    from provenance.policy.testing import PolicyTestFile
+
     return _load(path, PolicyTestFile.from_dict, limits)
 
 

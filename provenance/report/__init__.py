@@ -1,30 +1,50 @@
 """Report formats: one :class:`~provenance.auditor.AuditReport`, rendered many ways.
 
 Every format is a :class:`Renderer` registered in :data:`RENDERERS` under its ``--format`` name. A
-renderer turns the report into text and never decides anything.
+renderer turns the report into text and never decides anything. A renderer's module is imported
+only when its format is asked for (the HTML one loads jinja2).
 """
 
 from __future__ import annotations
 
-from provenance.report.base import Renderer
-from provenance.report.html import HtmlRenderer
-from provenance.report.json import JsonRenderer
-from provenance.report.junit import JunitRenderer
-from provenance.report.markdown import MarkdownRenderer
-from provenance.report.sarif import SarifRenderer
-from provenance.report.text import TextRenderer
+import importlib
+from collections.abc import Iterator, Mapping
+from typing import Final
 
-RENDERERS: dict[str, Renderer] = {
-    renderer.name: renderer
-    for renderer in (
-        TextRenderer(),
-        JsonRenderer(),
-        MarkdownRenderer(),
-        SarifRenderer(),
-        JunitRenderer(),
-        HtmlRenderer(),
-    )
+from provenance.report.base import Renderer
+
+FORMATS: Final = {
+    "text": "provenance.report.text:TextRenderer",
+    "json": "provenance.report.json:JsonRenderer",
+    "markdown": "provenance.report.markdown:MarkdownRenderer",
+    "sarif": "provenance.report.sarif:SarifRenderer",
+    "junit": "provenance.report.junit:JunitRenderer",
+    "html": "provenance.report.html:HtmlRenderer",
 }
+"""Every ``--format`` name and the renderer class that writes it (``module:Class``)."""
+
+
+class _Renderers(Mapping[str, Renderer]):
+    """The renderers by format name, each made on first use."""
+
+    def __init__(self) -> None:
+        self._made: dict[str, Renderer] = {}
+
+    def __getitem__(self, name: str) -> Renderer:
+        renderer = self._made.get(name)
+        if renderer is None:
+            module, _, cls = FORMATS[name].partition(":")
+            renderer = self._made[name] = getattr(importlib.import_module(module), cls)()
+        return renderer
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(FORMATS)
+
+    def __len__(self) -> int:
+        return len(FORMATS)
+
+
+RENDERERS: Final[Mapping[str, Renderer]] = _Renderers()
 """Every report format, by name."""
 
-__all__ = ["RENDERERS", "Renderer"]
+__all__ = ["FORMATS", "RENDERERS", "Renderer"]
