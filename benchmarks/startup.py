@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         ],
     }
     times: dict[str, list[float]] = {name: [] for name in commands}
-    for name, command in commands.items():  # warm the file cache once
+    for command in commands.values():  # warm the file cache once
         subprocess.run(command, cwd=workdir, env=env, capture_output=True)
     bench.settle()
     for _ in range(args.runs):

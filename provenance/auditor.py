@@ -42,7 +42,7 @@ from provenance.policy.model import (
 )
 from provenance.policy.report import Finding, MissingProvenance, PolicyReport
 from provenance.scan import ScanPartial, scan_paths
-from provenance.sources import expand_paths
+from provenance.sources import data_files, expand_paths
 from provenance.stats import CompactRange, DuplicateCounter, leaf_hashes
 from provenance.trust import TrustStore
 from provenance.verification import RecordResult, Status, Verified, Verifier
@@ -580,7 +580,7 @@ def load_inputs(
         base = Path(lineage).parent
     return AuditInputs(
         intent=intent if isinstance(intent, Intent) else loader.load_intent(Path(intent), limits),
-        library=loader.load_library(policy_dir, limits),
+        library=loader.load_library(policy_dir, limits, on_demand=True),
         lineage=loaded_lineage,
         lineage_base=base,
         org_policies=()
@@ -648,9 +648,7 @@ def run_audit(
     """The audit over loaded inputs: one streaming pass, then judgement per record class."""
     if fail_on not in ("deny", "review", "never"):
         raise InputError(f"--fail-on must be deny, review or never, not '{fail_on}'")
-    paths = expand_paths(data)
-    if not paths:
-        raise InputError("no data files found in " + ", ".join(data))
+    paths = data_files(data)
     verifier = Verifier(trust, limits=limits)
     collector = AuditCollector()
     partial: ScanPartial[AuditState] = scan_paths(

@@ -155,8 +155,11 @@ def _check_string(text: str, where: str) -> None:
         )
 
 
-def _decode_error(exc: json.JSONDecodeError) -> MalformedJSONError:
-    where = f"line {exc.lineno}, column {exc.colno}"
+def _decode_error(exc: json.JSONDecodeError, what: str) -> MalformedJSONError:
+    # A record is one line of its file: the file's line is named by the caller, so the position
+    # here is the column inside the record, never "line 1".
+    place = f"column {exc.colno}" if exc.lineno == 1 else f"line {exc.lineno}, column {exc.colno}"
+    where = f"{place} of {what}"
     if not exc.doc.strip(" \t\r\n"):
         return MalformedJSONError("empty input: no JSON value")
     if exc.msg == "Extra data":
@@ -166,7 +169,9 @@ def _decode_error(exc: json.JSONDecodeError) -> MalformedJSONError:
     return MalformedJSONError(f"invalid JSON: {exc.msg.removesuffix(' at')} ({where})")
 
 
-def parse_json(data: bytes | str, *, max_depth: int = _MAX_DEPTH) -> Any:
+def parse_json(
+    data: bytes | str, *, max_depth: int = _MAX_DEPTH, what: str = "the JSON text"
+) -> Any:
     """Parse one JSON text (RFC 8259) strictly, in the I-JSON subset (RFC 7493).
 
     Rejected with :class:`MalformedJSONError`: invalid UTF-8, lone surrogates (escaped or not),
@@ -198,7 +203,7 @@ def parse_json(data: bytes | str, *, max_depth: int = _MAX_DEPTH) -> Any:
             parse_constant=_parse_constant,
         )
     except json.JSONDecodeError as exc:
-        raise _decode_error(exc) from None
+        raise _decode_error(exc, what) from None
     except RecursionError:
         raise MalformedJSONError(f"nesting deeper than {max_depth} levels") from None
     _check_tree(value, max_depth, surrogates)
@@ -217,7 +222,7 @@ _KIND_NAMES: Final[dict[type, str]] = {
 
 def parse_record(line: bytes) -> dict[str, Any]:
     """Parse one JSONL line strictly (see :func:`parse_json`) and require a JSON object."""
-    value = parse_json(line)
+    value = parse_json(line, what="the record")
     if type(value) is not dict:
         kind = _KIND_NAMES.get(type(value), type(value).__name__)
         raise MalformedJSONError(f"record is not a JSON object (got {kind})")

@@ -21,11 +21,9 @@ import os
 import sys
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
-from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Final, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
 
 from provenance import canonical
 from provenance.errors import InputError, MalformedJSONError
@@ -35,6 +33,9 @@ from provenance.sources import open_source
 from provenance.sources.base import RawRecord
 from provenance.sources.jsonl import JsonlSource, open_binary
 from provenance.verification import RecordResult, Status, Verified, Verifier
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 CHUNK_BYTES = 2 << 20
 """Bytes of whole lines handed to a worker at a time."""
@@ -522,6 +523,10 @@ def scan_paths(
             if progress:
                 progress(result.total, done_bytes)
         return result
+    # Imported here: a small input is read in this process and never pays for them.
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
     context = get_context("fork")
     window: deque[tuple[Future[tuple[ScanPartial[C], int]], Chunk | Span]] = deque()
     lines_before: dict[str, int] = {}

@@ -230,10 +230,10 @@ def test_an_installed_wheel_works_in_an_empty_folder(
     """policy list, tag, verify and audit outside the checkout, with the library the wheel ships."""
     listed = wheel_install.run("policy", "list", cwd=tmp_path)
     assert listed.code == 0, listed.err
-    header = listed.out.decode().splitlines()[0]
-    assert "site-packages/provenance/_library" in header
-    expected = CHECKOUT.run("policy", "list", cwd=tmp_path).out.decode().splitlines()
-    assert listed.out.decode().splitlines()[1:] == expected[1:]
+    assert "site-packages/provenance/_library (sha256:" in listed.err
+    expected = CHECKOUT.run("policy", "list", cwd=tmp_path).out
+    assert listed.out == expected
+    assert len(listed.out.splitlines()) > 50
     assert _digest_of(wheel_install, tmp_path) == _digest_of(CHECKOUT, tmp_path)
     assert "native fast path: on" in wheel_install.run("--version", cwd=tmp_path).out.decode()
 

@@ -66,13 +66,13 @@ def audit(
     from provenance import auditor as audit_lib
     from provenance import project
     from provenance.cli.progress import progress_bar
-    from provenance.sources import expand_paths
+    from provenance.sources import data_files
 
     inputs = audit_lib.load_inputs(
         intent, lineage=lineage, policies=policies, org_policies=org_policies, waivers=waivers
     )
     store = project.load_trust(project.trust_path(trust))
-    paths = expand_paths(data)
+    paths = data_files(data)
     with progress_bar(paths, "auditing") as progress:
         report = audit_lib.run_audit(
             [str(p) for p in paths],  # already expanded: the folders are walked once

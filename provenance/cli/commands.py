@@ -19,6 +19,7 @@ from provenance.errors import ConfigError, InputError, MalformedJSONError
 
 if TYPE_CHECKING:
     from provenance.manifest import Contribution
+    from provenance.scan import VerifyReport
     from provenance.tagging import RecordWriter
     from provenance.verification import RecordResult, Verified
 
@@ -302,12 +303,10 @@ def verify(
     from provenance import project
     from provenance.cli.progress import progress_bar
     from provenance.scan import report_from, scan_paths
-    from provenance.sources import expand_paths
+    from provenance.sources import data_files
     from provenance.verification import Verifier
 
-    paths = expand_paths(files)
-    if not paths:
-        raise InputError("no data files found in " + ", ".join(files))
+    paths = data_files(files)
     verifier = Verifier(project.load_trust(project.trust_path(trust)))
     with progress_bar(paths, "verifying") as progress:
         partial = scan_paths(
@@ -335,7 +334,22 @@ def verify(
         parts = ", ".join(f"{n} {status}" for status, n in sorted(report.counts.items()))
         verdict = {0: "PASS", 1: "FAIL", 2: "NO VERDICT"}[report.exit_code()]
         echo(f"{verdict}: {report.total} records in {len(paths)} file(s): {parts or 'none'}")
+    if report.exit_code() == 2:
+        _why_no_verdict(report, paths)
     raise typer.Exit(report.exit_code())
+
+
+def _why_no_verdict(report: VerifyReport, paths: list[Path]) -> None:
+    """The reason for exit 2 on stderr, naming the file (stdout holds the report itself)."""
+    from provenance.verification import Status
+
+    invalid = [r for r in report.failures if r.status is Status.INVALID_RECORD]
+    if invalid:
+        first = min(invalid, key=lambda r: (r.source, r.line))
+        echo(f"provenance: error: {first.source}:{first.line}: {first.reason}", err=True)
+    elif report.total == 0:
+        names = ", ".join(map(str, paths))
+        echo(f"provenance: error: {names}: no records to verify (empty input)", err=True)
 
 
 class _Lister:

@@ -5,17 +5,18 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from provenance import project
 from provenance.cli.app import app, command_group
 from provenance.cli.output import echo, table
 from provenance.errors import ConfigError
-from provenance.keys import ALGORITHMS, PrivateKeySigner, VerifyingKey
-from provenance.manifest import format_time, parse_time
-from provenance.trust import TrustedKey
+from provenance.keys import ALGORITHMS
+
+if TYPE_CHECKING:
+    from provenance.keys import PrivateKeySigner, VerifyingKey
+    from provenance.trust import TrustedKey
 
 keys_app = command_group(
     help="Make, list, export, trust, revoke and rotate signing keys.", no_args_is_help=True
@@ -38,6 +39,8 @@ OrgOption = Annotated[
 
 
 def _when(text: str | None, what: str) -> datetime | None:
+    from provenance.manifest import parse_time
+
     if text is None:
         return None
     return parse_time(text if "T" in text else f"{text}T00:00:00Z", what)
@@ -48,6 +51,8 @@ def init(
     path: Annotated[Path, typer.Argument(help="Folder to set up (default: here).")] = Path(),
 ) -> None:
     """Create .provenance/ with a key folder and an empty trust store."""
+    from provenance import project
+
     home, created = project.init_project(path)
     echo(f"{'created' if created else 'already set up'}: {home}")
 
@@ -64,6 +69,8 @@ def generate(
 ) -> None:
     """Make a key pair in the project. The private key is written owner-only and encrypted when
     PROVENANCE_KEY_PASSPHRASE is set."""
+    from provenance import project
+
     if algorithm not in ALGORITHMS:
         raise ConfigError(f"unknown algorithm '{algorithm}'", hint=f"use {', '.join(ALGORITHMS)}")
     home = project.require_project()
@@ -85,6 +92,9 @@ def generate(
 @keys_app.command("list")
 def list_keys(trust: TrustOption = None) -> None:
     """List the project's keys and the trust store's entries."""
+    from provenance import project
+    from provenance.keys import VerifyingKey
+
     home = project.find_project()
     store = project.load_trust(project.trust_path(trust))
     rows = []
@@ -115,6 +125,8 @@ def list_keys(trust: TrustOption = None) -> None:
 
 
 def _trust_state(entry: TrustedKey) -> str:
+    from provenance.manifest import format_time
+
     if entry.revoked_at:
         return f"revoked {format_time(entry.revoked_at)}"
     scope = ",".join(entry.providers)
@@ -129,6 +141,9 @@ def export(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write here.")] = None,
 ) -> None:
     """Print (or write) a public key as PEM. Private keys are never exported."""
+    from provenance import project
+    from provenance.keys import VerifyingKey
+
     pem = project.load_public_key(name).pem()
     if output is None:
         echo(pem.decode("ascii").rstrip("\n"))
@@ -148,6 +163,8 @@ def trust_key(
     trust: TrustOption = None,
 ) -> None:
     """Trust a public key to sign manifests, for some providers and organisations."""
+    from provenance import project
+
     verifying = project.load_public_key(key)
     _add_trusted(
         project.trust_path(trust),
@@ -169,6 +186,9 @@ def _add_trusted(
     valid_from: datetime | None,
     valid_until: datetime | None,
 ) -> None:
+    from provenance import project
+    from provenance.trust import TrustedKey
+
     store = project.load_trust(path)
     entry = TrustedKey(
         name=name,
@@ -193,6 +213,8 @@ def revoke(
     trust: TrustOption = None,
 ) -> None:
     """Revoke a compromised key: every signature it made stops verifying."""
+    from provenance import project
+
     path = project.trust_path(trust)
     store = project.load_trust(path)
     entry = store.find(key)
@@ -212,6 +234,9 @@ def rotate(
 
     Records the old key signed before now keep verifying (its validity ends now); use revoke for a
     compromised key."""
+    from provenance import project
+    from provenance.trust import TrustedKey
+
     home = project.require_project()
     path = project.trust_path(trust)
     store = project.load_trust(path)

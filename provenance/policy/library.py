@@ -8,7 +8,7 @@ part is the one in force on the day the part was generated (docs/policy-format.m
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -61,22 +61,39 @@ class PolicyLibrary:
         catalog: Catalog = Catalog(),
         *,
         origin: LibraryOrigin | None = None,
+        unread: Mapping[str, Callable[[], Iterable[TermsDocument]]] | None = None,
     ):
         self.origin = origin
         """Where the library was read from (None when it was built in memory)."""
         self._catalog = catalog
         self._by_id: dict[str, TermsDocument] = {}
+        self._families: dict[str, tuple[TermsDocument, ...]] = {}
+        self._unread = dict(unread or {})
+        """Families not read yet: family → what reads its documents (the loader reads a family's
+        files when a run first asks for it, so an audit reads only the terms it reaches)."""
+        self._add(documents)
+
+    def _add(self, documents: Iterable[TermsDocument]) -> None:
         families: dict[str, list[TermsDocument]] = {}
         for doc in documents:
             if doc.id in self._by_id:
                 raise doc.where.error(f"terms document '{doc.id}' is defined twice")
             self._by_id[doc.id] = doc
             families.setdefault(doc.family, []).append(doc)
-        self._families: dict[str, tuple[TermsDocument, ...]] = {}
         for family, versions in families.items():
-            ordered = tuple(sorted(versions, key=lambda d: d.effective_from))
+            every = [*self._families.get(family, ()), *versions]
+            ordered = tuple(sorted(every, key=lambda d: d.effective_from))
             _check_versions(ordered)
             self._families[family] = ordered
+
+    def _read(self, family: str) -> None:
+        read = self._unread.pop(family, None)
+        if read is not None:
+            self._add(read())
+
+    def _read_all(self) -> None:
+        for family in sorted(self._unread):
+            self._read(family)
 
     @property
     def catalog(self) -> Catalog:
@@ -85,20 +102,25 @@ class PolicyLibrary:
     @property
     def documents(self) -> tuple[TermsDocument, ...]:
         """Every document, sorted by id."""
+        self._read_all()
         return tuple(self._by_id[k] for k in sorted(self._by_id))
 
     def __len__(self) -> int:
+        self._read_all()
         return len(self._by_id)
 
     def get(self, doc_id: str) -> TermsDocument | None:
+        self._read(split_ref(doc_id)[0])
         return self._by_id.get(doc_id)
 
     def require(self, doc_id: str) -> TermsDocument:
         """The document with this id; a family name gives its latest version."""
+        self._read(split_ref(doc_id)[0])
         doc = self._by_id.get(doc_id)
         if doc is None and doc_id in self._families:
             doc = self._families[doc_id][-1]
         if doc is None:
+            self._read_all()
             raise PolicyError(
                 f"no terms document '{doc_id}' in the library",
                 hint=closest(
@@ -111,9 +133,11 @@ class PolicyLibrary:
 
     def versions(self, family: str) -> tuple[TermsDocument, ...]:
         """Every version of a family, oldest first."""
+        self._read(family)
         return self._families.get(family, ())
 
     def in_force(self, family: str, day: date) -> TermsDocument | None:
+        self._read(family)
         latest = None
         for doc in self._families.get(family, ()):
             if doc.effective_from <= day:
@@ -127,6 +151,7 @@ class PolicyLibrary:
         is not known every version is judged (the engine never guesses the permissive one).
         """
         family, version = split_ref(ref)
+        self._read(family)
         if version is not None:
             doc = self._by_id.get(ref)
             if doc is None:
@@ -146,10 +171,12 @@ class PolicyLibrary:
 
     def knows(self, ref: str) -> bool:
         family, version = split_ref(ref)
+        self._read(family)
         return ref in self._by_id if version is not None else family in self._families
 
     def problems(self) -> list[PolicyError]:
         """References from the catalog to documents the library does not hold (for lint)."""
+        self._read_all()
         out: list[PolicyError] = []
         for ref, where in self._catalog.refs():
             if not self.knows(ref):

@@ -218,7 +218,12 @@ class LineageGraph:
                 raise model.where.field("base_model").config_error(
                     f"model '{model.name}' names base model '{model.base_model}', which neither "
                     "the lineage nor the catalog declares",
-                    closest(model.base_model, [m.name for m in self._models.values()]),
+                    closest(
+                        model.base_model,
+                        [m.name for m in self._models.values() if m is not model],
+                        "declare it under models: in the lineage file, or use a name the model "
+                        "catalog knows (catalog/models.yaml of the terms library)",
+                    ),
                 )
             base_name = base.name if base is not None else model.base_model
             self._node(_model_id(base_name), "model", base_name)

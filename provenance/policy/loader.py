@@ -13,6 +13,7 @@ documents with ``provider: org`` in a directory of their own.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Callable
@@ -288,17 +289,46 @@ def policy_test_files(directory: Path) -> list[Path]:
     return _files(directory / "tests", "**/*.test.yaml")
 
 
-def load_library(directory: Path | None = None, limits: Limits = DEFAULT_LIMITS) -> PolicyLibrary:
-    """Every terms document and catalog file of a policy directory (default: the shipped one)."""
+def load_library(
+    directory: Path | None = None, limits: Limits = DEFAULT_LIMITS, *, on_demand: bool = False
+) -> PolicyLibrary:
+    """Every terms document and catalog file of a policy directory (default: the shipped one).
+
+    ``on_demand`` (what an audit uses) reads the catalog now and each family of terms documents
+    when it is first asked for, so a run reads only the terms its data reaches; a file the run
+    never reaches is then not checked (``provenance policy lint`` checks every file).
+    """
     directory = directory or default_policy_dir()
     _require_dir(directory)
-    documents = [
-        _load_library_terms(p, directory / "terms", limits) for p in terms_files(directory)
-    ]
+    terms = directory / "terms"
+    # A file at terms/<provider>/<document>@<version>.yaml holds that document (load_terms and
+    # _load_library_terms refuse it otherwise), so a family's files are known by their names and
+    # read when a run first asks for the family. Any other file is read now, to be refused.
+    by_family: dict[str, list[Path]] = {}
+    documents = []
+    for path in terms_files(directory):
+        relative = path.relative_to(terms).parts
+        if len(relative) == 2 and "@" in relative[1]:
+            family = f"{relative[0]}/{relative[1].partition('@')[0]}"
+            by_family.setdefault(family, []).append(path)
+        else:
+            documents.append(_load_library_terms(path, terms, limits))
+    unread = {
+        family: functools.partial(_read_family, paths, terms, limits)
+        for family, paths in by_family.items()
+    }
+    if not on_demand:
+        for read in unread.values():
+            documents.extend(read())
+        unread = {}
     catalog = Catalog()
     for path in catalog_files(directory):
         catalog = catalog.merge(load_catalog(path, limits))
-    return PolicyLibrary(documents, catalog, origin=library_origin(directory))
+    return PolicyLibrary(documents, catalog, origin=library_origin(directory), unread=unread)
+
+
+def _read_family(paths: list[Path], terms: Path, limits: Limits) -> list[TermsDocument]:
+    return [_load_library_terms(p, terms, limits) for p in paths]
 
 
 def load_test_files(

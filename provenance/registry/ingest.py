@@ -30,7 +30,7 @@ from provenance.registry import manifests as stored
 from provenance.registry.logtree import Frontier
 from provenance.registry.store import PendingManifest, PendingMember, Registry
 from provenance.scan import ScanPartial, scan_paths
-from provenance.sources import expand_paths, open_source
+from provenance.sources import data_files, open_source
 from provenance.sources.base import RawRecord
 from provenance.stats import leaf_hashes
 from provenance.trust import TrustStore
@@ -133,9 +133,7 @@ def ingest(
 ) -> IngestResult:
     """Register the manifests of ``data`` (files, globs, directories) and the dataset they make."""
     dataset_name = name or default_name(data)
-    paths = expand_paths(data)
-    if not paths:
-        raise InputError("no data files found in " + ", ".join(data))
+    paths = data_files(data)
     verifier = Verifier(trust)
     partial: ScanPartial[DigestState] = scan_paths(
         paths, verifier, collector=DigestCollector(), workers=workers, progress=progress

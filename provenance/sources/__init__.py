@@ -15,7 +15,7 @@ from provenance.sources.arrow import HfDatasetSource, ParquetSource
 from provenance.sources.base import DatasetSource, RawRecord
 from provenance.sources.jsonl import JsonlSource
 
-__all__ = ["SOURCES", "DatasetSource", "RawRecord", "expand_paths", "open_source"]
+__all__ = ["SOURCES", "DatasetSource", "RawRecord", "data_files", "expand_paths", "open_source"]
 
 SOURCES: tuple[type[DatasetSource], ...] = (JsonlSource, ParquetSource, HfDatasetSource)
 """Every registered source, tried in order."""
@@ -56,6 +56,18 @@ def expand_paths(items: Sequence[str]) -> list[Path]:
         else:
             raise InputError("no such file or directory", source=item)
     return found
+
+
+def data_files(items: Sequence[str | Path]) -> list[Path]:
+    """:func:`expand_paths`, and an error naming what was given when it holds no data file."""
+    names = [str(item) for item in items]
+    paths = expand_paths(names)
+    if not paths:
+        raise InputError(
+            f"no data files found in {', '.join(names) or 'nothing (no path given)'}",
+            hint="data files are .jsonl, .jsonl.gz, .jsonl.zst, .parquet and datasets folders",
+        )
+    return paths
 
 
 def _walk(folder: Path) -> list[Path]:
