@@ -10,8 +10,6 @@ verify time, with peak memory flat in dataset size (the same measured on a tenth
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -21,15 +19,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import run as bench
 
-INTENT = """\
-target: {name: acme-probe, organization: acme, kind: classifier}
-activity: evaluate
-commercial: false
-distribution: internal
-competes_with: []
-date: 2025-01-10
-"""
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -37,31 +26,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, help="where data goes (default: a temp folder)")
     args = parser.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="provenance-audit-bench-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PROVENANCE_HOME": str(workdir / ".provenance")}
-    env.pop("PROVENANCE_KEY_PASSPHRASE", None)
-    cli = bench._cli()
-    n = bench.cores()
-
-    def step(*command: str) -> None:
-        subprocess.run(command, cwd=workdir, env=env, check=True, capture_output=True)
-
-    raw, batch, tenth = (workdir / f for f in ("raw.jsonl", "batch.jsonl", "tenth.jsonl"))
-    print(f"generating and signing {args.records} records …", file=sys.stderr)
-    step(
-        sys.executable,
-        str(bench.HERE / "generate.py"),
-        "--records",
-        str(args.records),
-        "-o",
-        str(raw),
-    )
-    if not (workdir / ".provenance").exists():
-        step(*cli, "init")
-        step(*cli, "keys", "generate", "bench", "--trust")
-    step(*cli, "tag", str(raw), "-o", str(batch), *bench.TAG_OPTIONS, "--batch-size", "1000")
+    project = bench.BenchProject.make(workdir)
+    env, cli, n = project.env, project.cli, bench.cores()
+    raw = project.generate(args.records)
+    batch = project.tag(raw, "batch.jsonl", "--batch-size", "1000")
+    tenth = workdir / "tenth.jsonl"
     bench._head(batch, tenth, args.records // 10)
-    (workdir / "intent.yaml").write_text(INTENT)
 
     rows = []
     for label, path, count in (

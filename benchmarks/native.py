@@ -10,8 +10,6 @@ Each pair runs back to back on the same files, so the ratio is of one machine st
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -20,7 +18,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import run as bench
-from audit import INTENT
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,33 +26,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, help="where data goes (default: a temp folder)")
     args = parser.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="provenance-native-bench-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PROVENANCE_HOME": str(workdir / ".provenance")}
-    env.pop("PROVENANCE_KEY_PASSPHRASE", None)
-    env.pop("PROVENANCE_NATIVE", None)
+    project = bench.BenchProject.make(workdir)
+    project.env.pop("PROVENANCE_NATIVE", None)
+    env, cli, n = project.env, project.cli, bench.cores()
     pure = {**env, "PROVENANCE_NATIVE": "0"}
-    cli = bench._cli()
-    n = bench.cores()
-
-    def step(*command: str) -> None:
-        subprocess.run(command, cwd=workdir, env=env, check=True, capture_output=True)
-
-    raw, batch, single = (workdir / f for f in ("raw.jsonl", "batch.jsonl", "single.jsonl"))
-    print(f"generating and signing {args.records} records …", file=sys.stderr)
-    step(
-        sys.executable,
-        str(bench.HERE / "generate.py"),
-        "--records",
-        str(args.records),
-        "-o",
-        str(raw),
-    )
-    if not (workdir / ".provenance").exists():
-        step(*cli, "init")
-        step(*cli, "keys", "generate", "bench", "--trust")
-    step(*cli, "tag", str(raw), "-o", str(batch), *bench.TAG_OPTIONS, "--batch-size", "1000")
-    step(*cli, "tag", str(raw), "-o", str(single), *bench.TAG_OPTIONS)
-    (workdir / "intent.yaml").write_text(INTENT)
+    raw = project.generate(args.records)
+    batch = project.tag(raw, "batch.jsonl", "--batch-size", "1000")
+    single = project.tag(raw, "single.jsonl")
     audit_args = ["--intent", "intent.yaml", "--format", "json", "-o", str(workdir / "r.json")]
 
     rows = []

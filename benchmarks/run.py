@@ -527,24 +527,65 @@ def _head(source: Path, target: Path, count: int) -> None:
             out.write(line)
 
 
+INTENT = """\
+target: {name: acme-probe, organization: acme, kind: classifier}
+activity: evaluate
+commercial: false
+distribution: internal
+competes_with: []
+date: 2025-01-10
+"""
+"""The planned run the audit benchmarks judge (``intent.yaml`` of a :class:`BenchProject`)."""
+
+
+@dataclass
+class BenchProject:
+    """A project folder with one trusted Ed25519 key, ``bench``, an ``intent.yaml``, and the
+    environment the measured commands run in."""
+
+    workdir: Path
+    env: dict[str, str]
+    cli: list[str]
+
+    @classmethod
+    def make(cls, workdir: Path, **env: str) -> BenchProject:
+        workdir.mkdir(parents=True, exist_ok=True)
+        environ = {**os.environ, "PROVENANCE_HOME": str(workdir / ".provenance"), **env}
+        environ.pop("PROVENANCE_KEY_PASSPHRASE", None)
+        project = cls(workdir, environ, _cli())
+        if not (workdir / ".provenance").exists():
+            project.step(*project.cli, "init")
+        if not (workdir / ".provenance" / "keys" / "bench.key").exists():
+            project.step(*project.cli, "keys", "generate", "bench", "--trust")
+        (workdir / "intent.yaml").write_text(INTENT)
+        return project
+
+    def step(self, *command: str) -> None:
+        """Run a preparation step (not measured)."""
+        subprocess.run(command, cwd=self.workdir, env=self.env, check=True, capture_output=True)
+
+    def generate(self, records: int, name: str = "raw.jsonl") -> Path:
+        """``records`` unsigned records of about 1 KB (``generate.py``)."""
+        path = self.workdir / name
+        print(f"generating {records} records …", file=sys.stderr)
+        self.step(
+            sys.executable, str(HERE / "generate.py"), "--records", str(records), "-o", str(path)
+        )
+        return path
+
+    def tag(self, raw: Path, name: str, *options: str) -> Path:
+        """``raw`` signed by the ``bench`` key into ``name`` (``options``: batch mode and such)."""
+        path = self.workdir / name
+        self.step(*self.cli, "tag", str(raw), "-o", str(path), *TAG_OPTIONS, *options)
+        return path
+
+
 def measure(records: int, workdir: Path, quick: bool) -> tuple[list[Measured], dict[str, Any]]:
-    workdir.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PROVENANCE_HOME": str(workdir / ".provenance"), "PYTHONPATH": str(ROOT)}
-    env.pop("PROVENANCE_KEY_PASSPHRASE", None)
-    cli = _cli()
+    project = BenchProject.make(workdir, PYTHONPATH=str(ROOT))
+    env, cli = project.env, project.cli
     me = [sys.executable, str(Path(__file__).resolve())]
     n = cores()
-
-    def step(*command: str) -> None:
-        subprocess.run(command, cwd=workdir, env=env, check=True, capture_output=True)
-
-    raw = workdir / "raw.jsonl"
-    print(f"generating {records} records …", file=sys.stderr)
-    step(sys.executable, str(HERE / "generate.py"), "--records", str(records), "-o", str(raw))
-    if not (workdir / ".provenance").exists():
-        step(*cli, "init")
-    if not (workdir / ".provenance" / "keys" / "bench.key").exists():
-        step(*cli, "keys", "generate", "bench", "--trust")
+    raw = project.generate(records)
 
     batch, single, side = (workdir / n for n in ("batch.jsonl", "single.jsonl", "sidecar.jsonl"))
     results: list[Measured] = []

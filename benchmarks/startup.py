@@ -13,7 +13,6 @@ change in the machine's speed touches them all alike).
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -25,7 +24,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import run as bench
-from audit import INTENT
 
 FLOOR = "import typer, orjson\nfrom cryptography.hazmat.primitives.asymmetric import ed25519\n"
 
@@ -38,21 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, help="where data goes (default: a temp folder)")
     args = parser.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="provenance-startup-bench-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PROVENANCE_HOME": str(workdir / ".provenance")}
-    env.pop("PROVENANCE_KEY_PASSPHRASE", None)
-    cli = bench._cli()
-
-    def step(*command: str) -> None:
-        subprocess.run(command, cwd=workdir, env=env, check=True, capture_output=True)
-
-    raw, signed = workdir / "raw.jsonl", workdir / "signed.jsonl"
-    step(sys.executable, str(bench.HERE / "generate.py"), "--records", "10", "-o", str(raw))
-    if not (workdir / ".provenance").exists():
-        step(*cli, "init")
-        step(*cli, "keys", "generate", "bench", "--trust")
-    step(*cli, "tag", str(raw), "-o", str(signed), *bench.TAG_OPTIONS, "--batch-size", "10")
-    (workdir / "intent.yaml").write_text(INTENT)
+    project = bench.BenchProject.make(workdir)
+    env, cli = project.env, project.cli
+    signed = project.tag(project.generate(10), "signed.jsonl", "--batch-size", "10")
 
     commands = {
         "floor": [sys.executable, "-c", FLOOR],

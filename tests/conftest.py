@@ -13,6 +13,20 @@ from provenance.cli import main
 
 ASSETS = Path(__file__).parent / "assets"
 
+TAG = (
+    "--key",
+    "gen",
+    "--model",
+    "gpt-4o",
+    "--provider",
+    "openai",
+    "--service",
+    "api",
+    "--organization",
+    "acme",
+)
+"""``provenance tag`` options for the project key ``gen``: gpt-4o through OpenAI's API, for acme."""
+
 
 @dataclass
 class CliResult:

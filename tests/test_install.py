@@ -28,6 +28,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from tests.conftest import TAG
+
 ROOT = Path(__file__).resolve().parent.parent
 CHECKOUT_BIN = Path(sys.executable).parent
 GENERATED_AT = re.compile(rb'"generated_at": "[^"]+"')
@@ -245,21 +247,7 @@ def test_an_installed_wheel_works_in_an_empty_folder(
     )
     tagged = wheel_install.run(
         "tag",
-        "generated.jsonl",
-        "-o",
-        "signed.jsonl",
-        "--key",
-        "gen",
-        "--provider",
-        "openai",
-        "--model",
-        "gpt-4o",
-        "--service",
-        "api",
-        "--organization",
-        "acme",
-        "--generated-at",
-        "2024-06-01T09:00:00Z",
+        *("generated.jsonl", "-o", "signed.jsonl", *TAG, "--generated-at", "2024-06-01T09:00:00Z"),
         cwd=tmp_path,
     )
     assert tagged.code == 0, tagged.err

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from provenance import __version__, _declining, native
 from provenance.policy.loader import POLICIES_ENV, bundled_policy_dir, library_digest
-from tests.conftest import Runner, write_jsonl
+from tests.conftest import TAG, Runner, write_jsonl
 from tests.markers import needs_native
 from tests.report.helpers import intent_file
 
@@ -82,23 +82,7 @@ def test_the_audit_report_records_the_library(
     data = tmp_path / "data.jsonl"
     write_jsonl(data, [{"id": "a", "text": "hello"}])
     signed = tmp_path / "signed.jsonl"
-    assert (
-        cli(
-            "tag",
-            data,
-            "-o",
-            signed,
-            "--key",
-            "gen",
-            "--provider",
-            "openai",
-            "--model",
-            "gpt-4o",
-            "--generated-at",
-            "2024-06-01T09:00:00Z",
-        ).code
-        == 0
-    )
+    assert cli("tag", data, "-o", signed, *TAG, "--generated-at", "2024-06-01T09:00:00Z").code == 0
     intent = intent_file(tmp_path, "intent")
     report = orjson.loads(cli("audit", signed, "--intent", intent, "--format", "json").out)
     assert report["policy_library"] == {

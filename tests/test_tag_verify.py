@@ -9,20 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.conftest import Runner, chat_records, read_jsonl, write_jsonl
-
-TAG = (
-    "--key",
-    "gen",
-    "--model",
-    "gpt-4o",
-    "--provider",
-    "openai",
-    "--service",
-    "api",
-    "--organization",
-    "acme",
-)
+from tests.conftest import TAG, Runner, chat_records, read_jsonl, write_jsonl
 
 
 @pytest.fixture

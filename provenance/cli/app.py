@@ -31,13 +31,14 @@ def version_text() -> str:
     from provenance.policy import loader
 
     directory = loader.default_policy_dir()
-    try:
-        origin = loader.library_origin(directory)
-        library = f"{origin.source} {origin.digest} ({origin.path})"
-    except ProvenanceError as exc:
-        library = f"unreadable: {exc.diagnostics()}"
     if not directory.is_dir():
         library = f"not found at {directory}"
+    else:
+        try:
+            origin = loader.library_origin(directory)
+            library = f"{origin.source} {origin.digest} ({origin.path})"
+        except ProvenanceError as exc:
+            library = f"unreadable: {exc.diagnostics()}"
     return (
         f"provenance {__version__}\nterms library: {library}\nnative fast path: {native.status()}"
     )

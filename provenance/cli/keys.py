@@ -12,10 +12,9 @@ import typer
 from provenance.cli.app import app, command_group
 from provenance.cli.output import echo, table
 from provenance.errors import ConfigError
-from provenance.keys import ALGORITHMS
+from provenance.keys import ALGORITHMS, PrivateKeySigner, VerifyingKey
 
 if TYPE_CHECKING:
-    from provenance.keys import PrivateKeySigner, VerifyingKey
     from provenance.trust import TrustedKey
 
 keys_app = command_group(
@@ -93,7 +92,6 @@ def generate(
 def list_keys(trust: TrustOption = None) -> None:
     """List the project's keys and the trust store's entries."""
     from provenance import project
-    from provenance.keys import VerifyingKey
 
     home = project.find_project()
     store = project.load_trust(project.trust_path(trust))
@@ -142,7 +140,6 @@ def export(
 ) -> None:
     """Print (or write) a public key as PEM. Private keys are never exported."""
     from provenance import project
-    from provenance.keys import VerifyingKey
 
     pem = project.load_public_key(name).pem()
     if output is None:

@@ -37,6 +37,9 @@ class _Renderers(Mapping[str, Renderer]):
             renderer = self._made[name] = getattr(importlib.import_module(module), cls)()
         return renderer
 
+    def __contains__(self, name: object) -> bool:
+        return name in FORMATS  # without importing the renderer
+
     def __iter__(self) -> Iterator[str]:
         return iter(FORMATS)
 
