@@ -8,6 +8,16 @@ documents.
 
 from __future__ import annotations
 
+from provenance.limits import DEFAULT_LIMITS
+
+
+def shown(value: str, limit: int = DEFAULT_LIMITS.max_quoted_chars) -> str:
+    """A user's value as quoted in a message: whole when short, else its start and its length, so
+    that a megabyte-long field cannot fill a terminal or a CI log (``Limits.max_quoted_chars``)."""
+    if len(value) <= limit:
+        return value
+    return f"{value[:limit]}… ({len(value):,} characters)"
+
 
 class ProvenanceError(Exception):
     """Base of every error provenance raises deliberately."""

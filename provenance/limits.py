@@ -28,7 +28,17 @@ class Limits:
     max_graph_nodes: int = 1_000_000
     """Most nodes in a lineage graph."""
     max_yaml_bytes: int = 4 * 1024 * 1024
-    """Largest policy, intent, lineage or trust YAML file read."""
+    """Largest YAML file read (terms, catalog, intent, lineage, waivers, trust store, parts)."""
+    max_yaml_depth: int = 64
+    """Deepest nesting of mappings and lists in a YAML file."""
+    max_document_bytes: int = 64 * 1024 * 1024
+    """Largest JSON document read whole (a seal, an index, a checkpoint, a stored report)."""
+    max_bundle_entry_bytes: int = 4 * 1024 * 1024 * 1024
+    """Largest file inside an evidence bundle, whatever size its signed index states."""
+    max_bundle_bytes: int = 16 * 1024 * 1024 * 1024
+    """Most bytes, all files together, that an evidence bundle may unpack to."""
+    max_quoted_chars: int = 60
+    """Most characters of a user's value quoted in an error message (the rest is counted)."""
 
 
 DEFAULT_LIMITS = Limits()

@@ -143,26 +143,16 @@ def load_public_key(name_or_path: str) -> VerifyingKey:
 
 
 def load_trust(path: Path) -> TrustStore:
-    """Read a trust store YAML file; a missing file is an error naming it."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
+    """Read a trust store YAML file (bounded like every YAML file, see :mod:`provenance.bounded`);
+    a missing file is an error naming it."""
+    from provenance.bounded import read_yaml
+
+    if not path.exists() and not path.is_symlink():
         raise ConfigError(
             f"{path}: trust store not found", hint="run 'provenance init' or pass --trust FILE"
-        ) from exc
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the trust store ({exc.strerror})") from exc
-    try:
-        data: Any = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        raise ConfigError(
-            "not valid YAML", source=str(path), line=None if line is None else line + 1
-        ) from exc
-    try:
-        return TrustStore.from_dict(data, str(path))
-    except ConfigError:
-        raise
+        )
+    data: Any = read_yaml(path, empty=None)
+    return TrustStore.from_dict(data, str(path))
 
 
 def save_trust(store: TrustStore, path: Path) -> None:

@@ -220,16 +220,10 @@ def _tag_records(
 
 def _load_parts(path: Path, when: datetime | None) -> list[Contribution]:
     """Read ``--parts``: ``{pointer: {provider, model, role, service, terms, generated_at}}``."""
-    import yaml
-
+    from provenance.bounded import read_yaml
     from provenance.manifest import ROLES, Contribution, Generator, TermsRef, parse_time
 
-    try:
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"cannot read ({exc.strerror})", source=str(path)) from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError("not valid YAML", source=str(path)) from exc
+    data: Any = read_yaml(path, empty=None)
     if not isinstance(data, dict) or not data:
         raise ConfigError("must map JSON Pointers to generators", source=str(path))
     known = {"provider", "model", "role", "service", "terms", "generated_at", "model_returned"}

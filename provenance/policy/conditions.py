@@ -16,6 +16,7 @@ from datetime import date
 from enum import IntEnum
 from typing import Any
 
+from provenance.errors import shown
 from provenance.manifest import ROLES
 from provenance.policy.fields import Located, Where, closest, expect_mapping, kind_name, to_day
 
@@ -367,7 +368,9 @@ def _parse_scalar(fact: str, spec: FactSpec, op: str, value: object, where: Wher
             raise where.error(f"'{op}' on '{fact}' compares text, not {kind_name(value)}")
         text = str(value)
         if spec.choices is not None and text not in spec.choices:
-            raise where.error(f"'{text}' is not a value of '{fact}'", closest(text, spec.choices))
+            raise where.error(
+                f"'{shown(text)}' is not a value of '{fact}'", closest(text, spec.choices)
+            )
         return text
     if kind == "bool":
         if not isinstance(value, bool):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from provenance.errors import ConfigError, PolicyError
+from provenance.errors import ConfigError, PolicyError, shown
 
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -71,6 +71,9 @@ def closest(word: str, choices: Collection[str], fallback: str | None = None) ->
     ``fallback``."""
     if not choices:
         return fallback
+    if len(word) > 2 * max(len(c) for c in choices):
+        # Far longer than every choice: no close match, and difflib's cost grows with the length.
+        return fallback if len(choices) > 12 else "expected one of: " + ", ".join(sorted(choices))
     match = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
     if match:
         return f"did you mean '{match[0]}'?"
@@ -194,7 +197,7 @@ class Fields:
         value = self.opt_text(key)
         if value is not None and value not in choices:
             raise self.at(key).error(
-                f"field '{self.at(key).path}' is '{value}', not one of the known values",
+                f"field '{self.at(key).path}' is '{shown(value)}', not one of the known values",
                 closest(value, choices),
             )
         return value

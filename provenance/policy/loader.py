@@ -1,10 +1,8 @@
-"""Reading the policy files from disk: the only place YAML is parsed.
+"""Reading the policy files from disk.
 
-YAML is composed with PyYAML's ``SafeLoader`` (the loader behind ``yaml.safe_load``) and its scalars
-are built by the same safe constructor, so no tag can run code. The nodes are turned into
-:class:`~provenance.policy.fields.Located` mappings that keep the line of every key, so that the model
-classes can name file, line and field in every error. Duplicate keys, merge keys and alias bombs are
-rejected; files larger than ``Limits.max_yaml_bytes`` are not read.
+YAML is parsed by :mod:`provenance.bounded` (safe tags only, bounded in size, depth and aliases)
+into :class:`~provenance.policy.fields.Located` mappings that keep the line of every key, so that the
+model classes can name file, line and field in every error.
 
 Layout of a policy directory (``docs/policy-format.md``): ``terms/<provider>/<document>@<version>.yaml``,
 ``catalog/*.yaml``, ``tests/<provider>/<document>@<version>.test.yaml``. Organisation policies are terms
@@ -19,13 +17,12 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import yaml
-
+from provenance.bounded import read_yaml
 from provenance.errors import ConfigError, PolicyError, ProvenanceError
 from provenance.limits import DEFAULT_LIMITS, Limits
-from provenance.policy.fields import Located, LocatedList, Where
+from provenance.policy.fields import Where
 from provenance.policy.library import LibraryOrigin, PolicyLibrary
 from provenance.policy.model import (
     ORG_PROVIDER,
@@ -44,11 +41,6 @@ POLICIES_ENV = "PROVENANCE_POLICIES"
 """Environment variable naming the policy directory to use instead of the shipped one."""
 
 T = TypeVar("T")
-
-_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
-_MERGE_TAG = "tag:yaml.org,2002:merge"
-_MAP_TAG = "tag:yaml.org,2002:map"
-_SEQ_TAG = "tag:yaml.org,2002:seq"
 
 
 def bundled_policy_dir() -> Path:
@@ -106,105 +98,6 @@ def library_origin(directory: Path) -> LibraryOrigin:
         path=str(resolved),
         bundled=resolved == bundled_policy_dir().resolve(),
     )
-
-
-class _Converter:
-    """Turns composed YAML nodes into Located mappings, LocatedLists and safe scalars."""
-
-    def __init__(self, source: str, budget: int) -> None:
-        self.source = source
-        self.budget = budget
-        self.constructor = yaml.SafeLoader("")
-
-    def error(self, message: str, node: yaml.Node, hint: str | None = None) -> PolicyError:
-        return PolicyError(message, source=self.source, line=node.start_mark.line + 1, hint=hint)
-
-    def convert(self, node: yaml.Node) -> object:
-        self.budget -= 1
-        if self.budget < 0:
-            raise self.error(
-                "the file expands to too many values", node, "avoid aliases that repeat large parts"
-            )
-        line = node.start_mark.line + 1
-        if isinstance(node, yaml.CollectionNode) and node.tag not in (_MAP_TAG, _SEQ_TAG):
-            raise self.error(f"cannot read a value tagged {node.tag}", node)
-        if isinstance(node, yaml.MappingNode):
-            mapping = Located(line)
-            for key_node, value_node in node.value:
-                if key_node.tag == _MERGE_TAG:
-                    raise self.error(
-                        "merge keys (<<) are not supported", key_node, "write the fields out"
-                    )
-                key = self.convert(key_node)
-                if not isinstance(key, str):
-                    raise self.error(f"field names must be text, not {key!r}", key_node)
-                if key in mapping:
-                    raise self.error(f"field '{key}' appears twice", key_node)
-                mapping[key] = self.convert(value_node)
-                mapping.key_lines[key] = key_node.start_mark.line + 1
-            return mapping
-        if isinstance(node, yaml.SequenceNode):
-            sequence = LocatedList(line)
-            for item in node.value:
-                sequence.append(self.convert(item))
-                sequence.item_lines.append(item.start_mark.line + 1)
-            return sequence
-        try:
-            return self.constructor.construct_object(node, deep=True)
-        except ValueError:
-            if node.tag == _TIMESTAMP_TAG:
-                # Left as text so the field reader can say which field holds an impossible date.
-                return str(node.value)
-            raise self.error(f"cannot read the value '{node.value}'", node) from None
-        except yaml.YAMLError as exc:
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise self.error(f"cannot read the value: {problem}", node) from None
-
-
-_COMPOSER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-"""libyaml's safe loader when PyYAML was built with it (the same grammar, about ten times faster),
-else the pure-Python one; either only composes nodes, which the converter below turns into values."""
-
-
-def parse_yaml(text: str, source: str, limits: Limits = DEFAULT_LIMITS) -> object:
-    """Parse one YAML document into Located mappings and lists; errors name ``source`` and line."""
-    if len(text.encode()) > limits.max_yaml_bytes:
-        raise PolicyError(f"larger than the limit of {limits.max_yaml_bytes} bytes", source=source)
-    try:
-        node = yaml.compose(text, Loader=_COMPOSER)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise PolicyError(
-            f"not valid YAML: {exc.problem or exc.context}",
-            source=source,
-            line=None if mark is None else mark.line + 1,
-        ) from None
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"not valid YAML: {exc}", source=source) from None
-    if node is None:
-        raise PolicyError("the file is empty", source=source)
-    # Without aliases a document has fewer values than bytes; the margin leaves room for a few.
-    return _Converter(source, 10 * len(text) + 10_000).convert(node)
-
-
-def read_yaml(path: Path, limits: Limits = DEFAULT_LIMITS) -> object:
-    """Read and parse one YAML file, bounded by ``limits.max_yaml_bytes``."""
-    source = str(path)
-    try:
-        size = path.stat().st_size
-        if size > limits.max_yaml_bytes:
-            raise PolicyError(
-                f"file is {size} bytes, more than the limit of {limits.max_yaml_bytes}",
-                source=source,
-            )
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("file not found", source=source) from None
-    except UnicodeDecodeError as exc:
-        raise PolicyError(f"not UTF-8 text ({exc.reason})", source=source) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read the file: {exc.strerror}", source=source) from None
-    return parse_yaml(text, source, limits)
 
 
 def _load(path: Path, build: Callable[[object, Where], T], limits: Limits) -> T:

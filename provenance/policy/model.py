@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
+from provenance.errors import shown
 from provenance.manifest import ROLES, Contribution
 from provenance.policy.conditions import (
     ACTIVITIES,
@@ -321,7 +322,7 @@ def _check_schema(f: Fields, expected: str, *, required: bool = True) -> None:
             )
         return
     if value != expected:
-        raise f.at("schema").error(f"schema is '{value}', expected '{expected}'")
+        raise f.at("schema").error(f"schema is '{shown(str(value))}', expected '{expected}'")
 
 
 def channel_of(service: str | None) -> str | None:

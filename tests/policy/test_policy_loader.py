@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from provenance.bounded import parse_yaml
 from provenance.errors import ConfigError, PolicyError
 from provenance.limits import Limits
 from provenance.policy.fields import Where
@@ -19,7 +20,6 @@ from provenance.policy.loader import (
     load_org_policies,
     load_terms,
     load_waivers,
-    parse_yaml,
 )
 from provenance.policy.model import Catalog, Intent, TermsDocument
 from tests.policy.builders import ASSETS, LIBRARY_DIR, library
