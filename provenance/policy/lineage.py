@@ -291,9 +291,9 @@ class LineageGraph:
     def _check(self) -> None:
         cycle = self.graph.find_cycle()
         if cycle:
-            nodes = [self._label(u) for u, _v in cycle] + [self._label(cycle[0][0])]
+            nodes = [u for u, _v in cycle] + [cycle[0][0]]
             raise ConfigError(
-                "the lineage has a cycle: " + " → ".join(nodes),
+                f"the lineage has a cycle of {len(cycle)} steps: " + self._path_text(nodes),
                 source=self._where_of(cycle[0][0]).source,
                 line=self._where_of(cycle[0][0]).line,
                 hint="a model trained on its own outputs is a new model: give it a new name",
@@ -302,8 +302,20 @@ class LineageGraph:
         if len(longest) - 1 > self._limits.max_graph_depth:
             raise ConfigError(
                 f"the lineage is {len(longest) - 1} steps deep, more than the limit of "
-                f"{self._limits.max_graph_depth}: " + " → ".join(self._label(n) for n in longest)
+                f"{self._limits.max_graph_depth}: " + self._path_text(longest)
             )
+
+    def _path_text(self, nodes: Sequence[str], ends: int = 3) -> str:
+        """A path for people: whole when short, else both ends and how many steps are between."""
+        labels = [self._label(n) for n in (nodes if len(nodes) <= 2 * ends + 1 else ())]
+        if not labels:
+            hidden = len(nodes) - 2 * ends
+            labels = [
+                *(self._label(n) for n in nodes[:ends]),
+                f"… {hidden:,} more …",
+                *(self._label(n) for n in nodes[-ends:]),
+            ]
+        return " → ".join(labels)
 
     def _label(self, node: str) -> str:
         data = self.graph.nodes[node]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from provenance.errors import ConfigError
 from provenance.limits import Limits
@@ -14,6 +16,7 @@ from provenance.policy.lineage import LineageGraph
 from provenance.policy.loader import load_lineage
 from provenance.policy.model import LineageDeclaration
 from provenance.policy.report import UNKNOWN_SOURCE, PolicyReport
+from tests.bounds import GiB, run_bounded
 from tests.policy.builders import ASSETS, intent, library, manifest, part
 
 FABRIKAM = "fabrikam/open-model-licence@2024-04-01"
@@ -207,7 +210,7 @@ def test_cycle_is_an_error_showing_the_cycle() -> None:
     with pytest.raises(ConfigError) as caught:
         LineageGraph.build((), library().catalog, lineage)
     assert caught.value.message == (
-        "the lineage has a cycle: model acme/loop → dataset loop-data → model acme/loop"
+        "the lineage has a cycle of 2 steps: model acme/loop → dataset loop-data → model acme/loop"
     )
     assert caught.value.location() == f"{ASSETS / 'lineage' / 'cycle.yaml'}:3"
 
@@ -257,3 +260,35 @@ def test_depth_and_size_limits() -> None:
 def test_many_hops_within_the_limit() -> None:
     report = judge_model("m12", chain(12), distribution="open-weights")
     assert fabrikam_rules(report)["derivatives-not-open-weights"] == ("deny", 13)
+
+
+def test_a_very_long_chain_is_refused_quickly_with_both_ends_shown(tmp_path: Path) -> None:
+    """10,000 hops of model → dataset → model: the audit stops with the limit, in linear time
+    (a CPU-time limit the old quadratic walk exceeded), and prints both ends and the count."""
+    hops = 10_000
+    declaration = {
+        "schema": "provenance/lineage/v1",
+        "models": [
+            {"name": f"m{i}", "trained_on": [f"d{i}"], "activity": "pretrain"}
+            for i in range(1, hops + 1)
+        ],
+        "datasets": [{"name": "d1", "generators": [{"provider": "openai", "model": "gpt-4o"}]}]
+        + [
+            {"name": f"d{i}", "generators": [{"provider": "acme", "model": f"m{i - 1}"}]}
+            for i in range(2, hops + 1)
+        ],
+    }
+    (tmp_path / "lineage.yaml").write_text(yaml.safe_dump(declaration))
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.jsonl").write_text('{"id": "a", "text": "hi"}\n')
+    assert run_bounded(["init"], cwd=tmp_path).code == 0
+    intent = ASSETS.parents[2] / "examples" / "intents" / "internal-classifier.yaml"
+    args = ["audit", "data", "--intent", intent, "--lineage", "lineage.yaml"]
+    result = run_bounded(args, cwd=tmp_path, memory=2 * GiB, cpu_seconds=60)
+    assert result.killed_by is None
+    assert result.code == 2, result.err
+    assert "the lineage is 20000 steps deep, more than the limit of 64" in result.err
+    assert "model gpt-4o → dataset d1 → model m1 → … 19,995 more … → " in result.err
+    assert result.err.rstrip().endswith("dataset d10000 → model m10000")
+    assert len(result.err) < 400
+    assert "Traceback" not in result.err
