@@ -164,5 +164,6 @@ def parse_json_document(data: bytes | str, what: str, limits: Limits = DEFAULT_L
     try:
         return canonical.parse_json(data, max_depth=limits.max_json_depth, what=what)
     except MalformedJSONError as exc:
-        exc.message = f"{what}: {exc.message}" if what not in exc.message else exc.message
-        raise
+        if what in exc.message:
+            raise
+        raise MalformedJSONError(f"{what}: {exc.message}", hint=exc.hint) from None

@@ -1,0 +1,108 @@
+"""Every YAML file and JSON document the tool reads is bounded: a file made to exhaust the stack,
+memory or a terminal is refused with its name and line, exit 2, never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from provenance.bounded import parse_json_document, parse_yaml
+from provenance.errors import MalformedJSONError, PolicyError, shown
+from provenance.limits import Limits
+from tests.conftest import TAG, Runner, chat_records, write_jsonl
+
+DEEP_FLOW = "keys: " + "[" * 5000 + "]" * 5000 + "\n"
+DEEP_BLOCK = "keys:\n" + "".join(" " * (2 * i + 2) + f"k{i}:\n" for i in range(200))
+LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+    f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+    f"*{chr(97 + i)}, *{chr(97 + i)}]\n"
+    for i in range(8)
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (DEEP_FLOW, "nest"),
+        (DEEP_BLOCK, "nested deeper than the limit of 64 levels"),
+        (LAUGHS, "expands to too many values"),
+        ("keys: !!python/object/apply:os.system ['true']\n", "cannot read a value tagged"),
+    ],
+    ids=["deep-flow", "deep-block", "billion-laughs", "python-tag"],
+)
+def test_a_hostile_trust_store_is_refused_with_its_name(
+    project_dir: Path, cli: Runner, text: str, message: str
+) -> None:
+    write_jsonl(project_dir / "data.jsonl", chat_records(2))
+    assert cli("tag", "data.jsonl", "-o", "tagged.jsonl", *TAG).code == 0
+    (project_dir / "hostile.yaml").write_text(text)
+    result = cli("verify", "--trust", "hostile.yaml", "tagged.jsonl")
+    assert result.code == 2
+    assert "hostile.yaml" in result.err
+    assert message in result.err
+    assert "Traceback" not in result.err
+
+
+def test_a_trust_store_past_the_size_limit_is_not_read(project_dir: Path, cli: Runner) -> None:
+    write_jsonl(project_dir / "data.jsonl", chat_records(1))
+    (project_dir / "big.yaml").write_bytes(b"# " + b"x" * (4 * 1024 * 1024) + b"\nkeys: []\n")
+    result = cli("verify", "--trust", "big.yaml", "data.jsonl")
+    assert result.code == 2
+    assert "big.yaml: file is more than the limit of 4194304 bytes" in result.err
+
+
+def test_an_empty_trust_store_trusts_nobody(project_dir: Path, cli: Runner) -> None:
+    write_jsonl(project_dir / "data.jsonl", chat_records(1))
+    assert cli("tag", "data.jsonl", "-o", "tagged.jsonl", *TAG).code == 0
+    (project_dir / "empty.yaml").write_text("# nobody\n")
+    result = cli("verify", "--trust", "empty.yaml", "tagged.jsonl")
+    assert result.code == 1
+    assert "untrusted" in result.out
+
+
+def test_a_hostile_parts_file_is_refused_with_its_name(project_dir: Path, cli: Runner) -> None:
+    write_jsonl(project_dir / "data.jsonl", chat_records(1))
+    (project_dir / "parts.yaml").write_text(DEEP_BLOCK.replace("keys:", "/messages:"))
+    result = cli("tag", "data.jsonl", "-o", "out.jsonl", "--key", "gen", "--parts", "parts.yaml")
+    assert result.code == 2
+    assert "parts.yaml" in result.err
+    assert "nested deeper than the limit" in result.err
+    assert not (project_dir / "out.jsonl").exists()
+
+
+def test_a_megabyte_value_is_quoted_by_its_start_and_length(project_dir: Path, cli: Runner) -> None:
+    write_jsonl(project_dir / "data.jsonl", chat_records(1))
+    intent = "target: {name: m, organization: acme, kind: classifier}\nactivity: fine-tune\n"
+    intent += "commercial: true\ndate: 2025-10-01\ndistribution: " + "x" * 3_000_000 + "\n"
+    (project_dir / "intent.yaml").write_text(intent)
+    result = cli("audit", "data.jsonl", "--intent", "intent.yaml")
+    assert result.code == 2
+    assert "intent.yaml:5: field 'distribution' is 'xxxx" in result.err
+    assert "… (3,000,000 characters)" in result.err
+    assert len(result.err) < 400
+
+
+def test_the_yaml_depth_limit_is_a_setting() -> None:
+    text = "a:\n" + "".join(" " * (2 * i + 2) + f"b{i}:\n" for i in range(10))
+    parse_yaml(text + " " * 22 + "c: 1\n", "ok.yaml", Limits(max_yaml_depth=12))
+    with pytest.raises(PolicyError, match="deeper than the limit of 8 levels") as caught:
+        parse_yaml(text, "deep.yaml", Limits(max_yaml_depth=8))
+    assert caught.value.source == "deep.yaml"
+    assert caught.value.line == 9
+
+
+def test_json_documents_are_bounded_in_size_and_depth() -> None:
+    assert parse_json_document(b'{"a": [1, 2]}', "the seal") == {"a": [1, 2]}
+    with pytest.raises(MalformedJSONError, match="the seal is larger than the limit of 8 bytes"):
+        parse_json_document(b'{"a": [1, 2]}', "the seal", Limits(max_document_bytes=8))
+    with pytest.raises(MalformedJSONError, match="the index: nesting deeper than 128 levels"):
+        parse_json_document(b"[" * 100_000 + b"]" * 100_000, "the index")
+    with pytest.raises(MalformedJSONError, match="the checkpoint"):
+        parse_json_document(b'{"a": 1, "a": 2}', "the checkpoint")
+
+
+def test_shown_keeps_short_values_whole() -> None:
+    assert shown("internal") == "internal"
+    assert shown("y" * 61) == "y" * 60 + "… (61 characters)"
