@@ -8,6 +8,7 @@ verifier try the likely key first; it is never a reason to trust a signature
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -22,6 +23,24 @@ ALGORITHMS: tuple[Algorithm, ...] = ("ed25519", "ecdsa-p256")
 
 PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
 PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
+
+
+_PEM_BEGIN = re.compile(rb"^-----BEGIN ([^\r\n-]+)-----", re.MULTILINE)
+
+
+def _one_pem_block(pem: bytes, source: str, what: str) -> None:
+    """Refuse a PEM text holding more than one block: the PEM readers would take the first and
+    silently ignore the rest (a second key meant to be trusted, or a key that is not the one the
+    user thinks it is)."""
+    labels = _PEM_BEGIN.findall(pem)
+    if len(labels) <= 1:
+        return
+    if all(label.endswith(what.upper().encode("ascii")) for label in labels):
+        held = f"{len(labels)} {what}s"
+    else:
+        kinds = ", ".join(label.decode("ascii", "replace") for label in labels)
+        held = f"{len(labels)} PEM blocks ({kinds})"
+    raise SigningKeyError(f"{source} holds {held}; give one per file")
 
 
 def key_id(public_key: PublicKey) -> str:
@@ -65,6 +84,9 @@ class VerifyingKey:
 
     @classmethod
     def from_pem(cls, pem: bytes, source: str = "public key") -> VerifyingKey:
+        """The one public key of a PEM text; an error for anything else, or for more than one
+        PEM block."""
+        _one_pem_block(pem, source, "public key")
         try:
             loaded = serialization.load_pem_public_key(pem)
         except (ValueError, UnsupportedAlgorithm) as exc:
@@ -143,6 +165,9 @@ class PrivateKeySigner:
         source: str = "private key",
         name: str = "",
     ) -> PrivateKeySigner:
+        """The one private key of a PEM text (decrypted with ``passphrase``); an error for
+        anything else, or for more than one PEM block."""
+        _one_pem_block(pem, source, "private key")
         try:
             loaded = serialization.load_pem_private_key(pem, password=passphrase)
         except TypeError as exc:

@@ -4,11 +4,13 @@ This is an edge module: it reads and writes files. ``provenance init`` creates t
 current directory; every command finds it by walking up from the current directory, or takes it from
 ``PROVENANCE_HOME``. Private keys are written owner-only (0600) and never printed; their passphrase
 comes from the ``PROVENANCE_KEY_PASSPHRASE`` environment variable, never from a command-line argument.
+A private key file that group or others may access is not used unless the user says so.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -98,15 +100,22 @@ def generate_key(home: Path, name: str, algorithm: str) -> tuple[PrivateKeySigne
     return signer, private
 
 
-def load_signer(name_or_path: str | os.PathLike[str]) -> PrivateKeySigner:
+def load_signer(
+    name_or_path: str | os.PathLike[str], *, insecure: bool = False
+) -> PrivateKeySigner:
     """Load a signing key: a PEM file path, or the name of a key made by ``provenance keys
     generate`` in the project folder. An encrypted key's passphrase is read from
     ``PROVENANCE_KEY_PASSPHRASE``.
 
+    A key file that group or others may read, write or run is refused, as ssh refuses one
+    (``chmod 600 FILE`` fixes it), unless ``insecure`` is true or ``PROVENANCE_INSECURE_KEY=1``
+    is set.
+
     >>> import tempfile, os
     >>> from provenance.keys import PrivateKeySigner
     >>> path = os.path.join(tempfile.mkdtemp(), "k.pem")
-    >>> _ = open(path, "wb").write(PrivateKeySigner.generate().private_pem())
+    >>> with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "wb") as out:
+    ...     _ = out.write(PrivateKeySigner.generate().private_pem())
     >>> load_signer(path).algorithm
     'ed25519'
     """
@@ -121,10 +130,36 @@ def load_signer(name_or_path: str | os.PathLike[str]) -> PrivateKeySigner:
             )
         path = candidate
     try:
-        pem = path.read_bytes()
+        with path.open("rb") as handle:
+            if not (insecure or insecure_key_allowed()):
+                _refuse_open_key(path, os.fstat(handle.fileno()).st_mode)
+            pem = handle.read()
     except OSError as exc:
         raise SigningKeyError(f"{path}: cannot read the key ({exc.strerror})") from exc
     return PrivateKeySigner.from_pem(pem, passphrase_from_env(), source=str(path), name=path.stem)
+
+
+INSECURE_KEY_ENV = "PROVENANCE_INSECURE_KEY"
+"""Set to ``1`` to use private key files that group or others may access (``--insecure-key``)."""
+
+
+def insecure_key_allowed() -> bool:
+    """Whether ``PROVENANCE_INSECURE_KEY`` allows private key files open to group or others."""
+    return os.environ.get(INSECURE_KEY_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _refuse_open_key(path: Path, mode: int) -> None:
+    """Refuse a private key file with any permission for group or others (ssh's rule): anyone
+    who can read it can sign as its owner, anyone who can write it can swap it. Only POSIX file
+    modes say so; elsewhere nothing is checked."""
+    if os.name != "posix" or not stat.S_ISREG(mode) or not mode & 0o077:
+        return
+    raise SigningKeyError(
+        f"{path}: private key is open to group or others (mode {stat.S_IMODE(mode):04o}); "
+        "refusing to use it",
+        hint=f"chmod 600 {path}; or, to use it anyway, pass --insecure-key or set "
+        f"{INSECURE_KEY_ENV}=1",
+    )
 
 
 def load_public_key(name_or_path: str) -> VerifyingKey:

@@ -34,6 +34,14 @@ def tag(
     input: Annotated[Path, typer.Argument(help="JSONL file of generated records (.gz/.zst ok).")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Signed JSONL to write.")],
     key: Annotated[str, typer.Option(help="Project key name or PEM private key file.")],
+    insecure_key: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-key",
+            help="Use the private key file even if group or others may access it (default: "
+            "refuse; or set PROVENANCE_INSECURE_KEY=1).",
+        ),
+    ] = False,
     model: Annotated[
         str | None, typer.Option(help="Model as requested, e.g. gpt-4o (not with --parts).")
     ] = None,
@@ -119,7 +127,7 @@ def tag(
     if contributions is not None and (model is not None or provider is not None):
         raise InputError("--parts names every generator; leave out --model and --provider")
     first = contributions[0].generator if contributions else None
-    signer = project.load_signer(key)
+    signer = project.load_signer(key, insecure=insecure_key)
     tagger = Tagger(
         signer,
         provider=provider or (first.provider if first else ""),

@@ -39,6 +39,14 @@ KeyOption = Annotated[
         "only key in .provenance/keys/).",
     ),
 ]
+InsecureKeyOption = Annotated[
+    bool,
+    typer.Option(
+        "--insecure-key",
+        help="Use the private key file even if group or others may access it (default: "
+        "refuse; or set PROVENANCE_INSECURE_KEY=1).",
+    ),
+]
 PoliciesOption = Annotated[
     Path | None,
     typer.Option("--policies", help="Terms library used to name the terms in force."),
@@ -315,14 +323,18 @@ def evidence_build(
         typer.Option(help="Datasets larger than this carry a sample with inclusion proofs."),
     ] = 100_000,
     key: KeyOption = None,
+    insecure_key: InsecureKeyOption = False,
     policies: PoliciesOption = None,
     db: DbOption = None,
 ) -> None:
     """Write a signed evidence bundle about a dataset or a model (verifiable offline)."""
     from provenance.registry.evidence import build_bundle
-    from provenance.registry.signing import registry_signer
+    from provenance.registry.signing import REGISTRY_KINDS, registry_signer, signing_warning
 
-    signer = registry_signer(key)
+    signer = registry_signer(key, insecure=insecure_key)
+    warning = signing_warning(signer, REGISTRY_KINDS)
+    if warning:
+        echo(f"warning: {warning}", err=True)
     library = _library(policies)
     with _open(db) as registry:
         data, info = build_bundle(
@@ -430,16 +442,17 @@ def log_verify(
     """Prove the store matches its log (and a saved checkpoint); name any row altered, deleted,
     reordered or rolled back. Exit 0 consistent, 1 not, 2 no verdict."""
     from provenance.registry.integrity import load_checkpoint_file, verify_log
-    from provenance.registry.signing import verification_keys
+    from provenance.registry.signing import RegistryTrust, verification_keys
 
     _format(format, ("text", "json"))
     saved = None if checkpoint is None else load_checkpoint_file(str(checkpoint))
+    keys: RegistryTrust | None
     try:
         keys = verification_keys(trust)
     except ConfigError:
         if saved is not None:
             raise
-        keys = []
+        keys = None
     with _open(db) as registry:
         report = verify_log(
             registry,
@@ -461,15 +474,19 @@ def log_checkpoint(
         Path | None, typer.Option("-o", "--output", help="Write the checkpoint here.")
     ] = None,
     key: KeyOption = None,
+    insecure_key: InsecureKeyOption = False,
     db: DbOption = None,
 ) -> None:
     """Sign a checkpoint (tree size and root) of the log, after checking the store against it.
     Keep the file elsewhere (a CI artefact, a git repository)."""
     from provenance.registry.integrity import verify_log
     from provenance.registry.logtree import make_checkpoint
-    from provenance.registry.signing import registry_signer
+    from provenance.registry.signing import registry_signer, signing_warning
 
-    signer = registry_signer(key)
+    signer = registry_signer(key, insecure=insecure_key)
+    warning = signing_warning(signer, ("checkpoints",))
+    if warning:
+        echo(f"warning: {warning}", err=True)
     with _open(db) as registry:
         report = verify_log(registry)
         if not report.ok or report.frontier is None:

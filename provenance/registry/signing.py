@@ -19,15 +19,16 @@ from provenance.trust import TrustStore
 REGISTRY_KEY_ENV = "PROVENANCE_REGISTRY_KEY"
 
 
-def registry_signer(name: str | None = None) -> PrivateKeySigner:
-    """The key that signs for the registry (see the module documentation)."""
+def registry_signer(name: str | None = None, *, insecure: bool = False) -> PrivateKeySigner:
+    """The key that signs for the registry (see the module documentation); ``insecure`` as for
+    :func:`provenance.project.load_signer`."""
     chosen = name or os.environ.get(REGISTRY_KEY_ENV)
     if chosen:
-        return project.load_signer(chosen)
+        return project.load_signer(chosen, insecure=insecure)
     home = project.find_project()
     found = sorted(project.keys_dir(home).glob("*.key")) if home is not None else []
     if len(found) == 1:
-        return project.load_signer(found[0])
+        return project.load_signer(found[0], insecure=insecure)
     if not found:
         raise SigningKeyError(
             "no key to sign with",
