@@ -329,12 +329,9 @@ def evidence_build(
 ) -> None:
     """Write a signed evidence bundle about a dataset or a model (verifiable offline)."""
     from provenance.registry.evidence import build_bundle
-    from provenance.registry.signing import REGISTRY_KINDS, registry_signer, signing_warning
+    from provenance.registry.signing import registry_signer
 
     signer = registry_signer(key, insecure=insecure_key)
-    warning = signing_warning(signer, REGISTRY_KINDS)
-    if warning:
-        echo(f"warning: {warning}", err=True)
     library = _library(policies)
     with _open(db) as registry:
         data, info = build_bundle(
@@ -442,17 +439,16 @@ def log_verify(
     """Prove the store matches its log (and a saved checkpoint); name any row altered, deleted,
     reordered or rolled back. Exit 0 consistent, 1 not, 2 no verdict."""
     from provenance.registry.integrity import load_checkpoint_file, verify_log
-    from provenance.registry.signing import RegistryTrust, verification_keys
+    from provenance.registry.signing import verification_keys
 
     _format(format, ("text", "json"))
     saved = None if checkpoint is None else load_checkpoint_file(str(checkpoint))
-    keys: RegistryTrust | None
     try:
         keys = verification_keys(trust)
     except ConfigError:
         if saved is not None:
             raise
-        keys = None
+        keys = []
     with _open(db) as registry:
         report = verify_log(
             registry,
@@ -481,12 +477,9 @@ def log_checkpoint(
     Keep the file elsewhere (a CI artefact, a git repository)."""
     from provenance.registry.integrity import verify_log
     from provenance.registry.logtree import make_checkpoint
-    from provenance.registry.signing import registry_signer, signing_warning
+    from provenance.registry.signing import registry_signer
 
     signer = registry_signer(key, insecure=insecure_key)
-    warning = signing_warning(signer, ("checkpoints",))
-    if warning:
-        echo(f"warning: {warning}", err=True)
     with _open(db) as registry:
         report = verify_log(registry)
         if not report.ok or report.frontier is None:
