@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from provenance.errors import ConfigError, PolicyError
+from provenance.errors import ConfigError, PolicyError, shown
 from provenance.limits import DEFAULT_LIMITS, Limits
 from provenance.policy.fields import Located, LocatedList
 
@@ -82,14 +82,16 @@ class _Converter:
             return sequence
         try:
             return self.constructor.construct_object(node, deep=True)
-        except ValueError:
-            if node.tag == _TIMESTAMP_TAG:
-                # Left as text so the field reader can say which field holds an impossible date.
-                return str(node.value)
-            raise self.error(f"cannot read the value '{node.value}'", node) from None
         except yaml.YAMLError as exc:
             problem = getattr(exc, "problem", None) or str(exc)
             raise self.error(f"cannot read the value: {problem}", node) from None
+        except Exception:
+            # PyYAML's constructors fail on odd input in many ways (``!!timestamp false`` raises
+            # AttributeError): all of them are a value it cannot read.
+            if node.tag == _TIMESTAMP_TAG:
+                # Left as text so the field reader can say which field holds an impossible date.
+                return str(node.value)
+            raise self.error(f"cannot read the value '{shown(str(node.value))}'", node) from None
 
 
 def parse_yaml(

@@ -48,6 +48,12 @@ def audit(
         typer.Option(help="deny, review or never: the least severe outcome that fails the run."),
     ] = "review",
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+    follow_links: Annotated[
+        bool,
+        typer.Option(
+            "--follow-links", help="Read links in a folder that lead out of it (default: skip)."
+        ),
+    ] = False,
     record: Annotated[
         bool, typer.Option("--record", help="Store the run in the evidence registry.")
     ] = False,
@@ -66,13 +72,16 @@ def audit(
     from provenance import auditor as audit_lib
     from provenance import project
     from provenance.cli.progress import progress_bar
-    from provenance.sources import data_files
+    from provenance.sources import walk_data
 
     inputs = audit_lib.load_inputs(
         intent, lineage=lineage, policies=policies, org_policies=org_policies, waivers=waivers
     )
     store = project.load_trust(project.trust_path(trust))
-    paths = data_files(data)
+    walk = walk_data(data, follow_links=follow_links)
+    for note in walk.notes():
+        echo(note, err=True)
+    paths = list(walk.files)
     with progress_bar(paths, "auditing") as progress:
         report = audit_lib.run_audit(
             [str(p) for p in paths],  # already expanded: the folders are walked once

@@ -297,6 +297,12 @@ def verify(
     workers: Annotated[
         int | None, typer.Option(help="Worker processes (default: every core for large inputs).")
     ] = None,
+    follow_links: Annotated[
+        bool,
+        typer.Option(
+            "--follow-links", help="Read links in a folder that lead out of it (default: skip)."
+        ),
+    ] = False,
 ) -> None:
     """Verify every record's manifest: signature, trusted signer, content digest.
 
@@ -305,10 +311,13 @@ def verify(
     from provenance import project
     from provenance.cli.progress import progress_bar
     from provenance.scan import report_from, scan_paths
-    from provenance.sources import data_files
+    from provenance.sources import walk_data
     from provenance.verification import Verifier
 
-    paths = data_files(files)
+    walk = walk_data(files, follow_links=follow_links)
+    for note in walk.notes():
+        echo(note, err=True)
+    paths = list(walk.files)
     verifier = Verifier(project.load_trust(project.trust_path(trust)))
     with progress_bar(paths, "verifying") as progress:
         partial = scan_paths(

@@ -112,6 +112,12 @@ def ingest(
         ),
     ] = False,
     workers: Annotated[int | None, typer.Option(help="Worker processes for verification.")] = None,
+    follow_links: Annotated[
+        bool,
+        typer.Option(
+            "--follow-links", help="Read links in a folder that lead out of it (default: skip)."
+        ),
+    ] = False,
     format: Annotated[str, typer.Option(help="text or json.")] = "text",
     db: DbOption = None,
 ) -> None:
@@ -121,17 +127,22 @@ def ingest(
     """
     from provenance import project
     from provenance.cli.progress import progress_bar
+    from provenance.registry.ingest import default_name
     from provenance.registry.ingest import ingest as run_ingest
-    from provenance.sources import expand_paths
+    from provenance.sources import walk_data
 
     _format(format, ("text", "json"))
     store = project.load_trust(project.trust_path(trust))
-    with _open(db) as registry, progress_bar(expand_paths(data), "verifying") as progress:
+    dataset = name or default_name(data)
+    walk = walk_data(data, follow_links=follow_links)
+    for note in walk.notes():
+        echo(note, err=True)
+    with _open(db) as registry, progress_bar(list(walk.files), "verifying") as progress:
         result = run_ingest(
             registry,
-            data,
+            [str(p) for p in walk.files],  # walked once: the notes are said once
             store,
-            name=name,
+            name=dataset,
             allow_failures=allow_failures,
             workers=workers,
             progress=progress,
