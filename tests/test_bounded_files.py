@@ -106,3 +106,11 @@ def test_json_documents_are_bounded_in_size_and_depth() -> None:
 def test_shown_keeps_short_values_whole() -> None:
     assert shown("internal") == "internal"
     assert shown("y" * 61) == "y" * 60 + "… (61 characters)"
+
+
+def test_a_value_its_tag_cannot_build_is_refused_by_line() -> None:
+    with pytest.raises(PolicyError, match="cannot read the value 'abc'") as caught:
+        parse_yaml("a: 1\nb: !!int abc\n", "odd.yaml")
+    assert caught.value.line == 2
+    # A date that is not one stays text, for the field reader to name the field.
+    assert parse_yaml("a: !!timestamp false\n", "odd.yaml") == {"a": "false"}
