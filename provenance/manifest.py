@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from provenance.errors import ProvenanceError
+from provenance.limits import DEFAULT_LIMITS
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://provenance.dev/record/v1"
@@ -294,6 +295,14 @@ class RecordPredicate:
         if not contribs:
             raise ManifestError(f"{where}: names no contribution")
         parents = _optional(d, "parents", list, where) or []
+        for name, items, most in (
+            ("contributions", contribs, DEFAULT_LIMITS.max_contributions),
+            ("parents", parents, DEFAULT_LIMITS.max_parents),
+        ):
+            if len(items) > most:
+                raise ManifestError(
+                    f"{where}: names {len(items)} {name}, more than the limit of {most}"
+                )
         signed = _optional(d, "signed_at", str, where)
         return cls(
             contributions=tuple(

@@ -114,3 +114,29 @@ def test_a_value_its_tag_cannot_build_is_refused_by_line() -> None:
     assert caught.value.line == 2
     # A date that is not one stays text, for the field reader to name the field.
     assert parse_yaml("a: !!timestamp false\n", "odd.yaml") == {"a": "false"}
+
+
+@pytest.mark.parametrize(("contributions", "parents"), [(257, 0), (1, 4097)])
+def test_a_manifest_past_the_contribution_or_parent_limit_is_malformed(
+    tmp_path: Path, cli: Runner, contributions: int, parents: int
+) -> None:
+    from provenance import canonical, dsse
+    from provenance.manifest import PAYLOAD_TYPE, Parent, RecordPredicate, build_statement
+    from tests.policy.builders import TEST_SIGNER, part, write_trust
+
+    content = {"id": "r1", "text": "hello"}
+    predicate = RecordPredicate(
+        contributions=tuple(
+            part("openai", "gpt-4o", pointer=f"/p{i}") for i in range(contributions)
+        ),
+        parents=tuple(Parent(kind="dataset", name=f"d{i}") for i in range(parents)),
+    )
+    statement = build_statement("r1", canonical.content_digest(content), predicate)
+    envelope = dsse.sign(PAYLOAD_TYPE, canonical.canonicalize(statement), [TEST_SIGNER])
+    write_jsonl(tmp_path / "big.jsonl", [{**content, "_provenance": {"dsse": envelope.to_dict()}}])
+    result = cli("verify", tmp_path / "big.jsonl", "--trust", write_trust(tmp_path / "t.yaml"))
+    assert result.code == 1
+    assert "malformed" in result.out
+    what = "257 contributions" if contributions > 1 else "4097 parents"
+    limit = 256 if contributions > 1 else 4096
+    assert f"names {what}, more than the limit of {limit}" in result.out
