@@ -1,8 +1,15 @@
-"""The trust store: which public keys may sign manifests, for whom, and when.
+"""The trust store: which public keys may sign what, for whom, and when.
 
-A key is trusted for a *scope*: the providers whose models it may attest (``*`` = any) and the
-organisations that may appear as the generating account (``*`` = any). ``valid_from``/``valid_until``
-bound the signing time claimed in the manifest (``signed_at``): use ``valid_until`` to retire a key
+A key is trusted for the *kinds* of signature listed in ``signs`` (:data:`SIGNATURE_KINDS`):
+``records`` (record manifests), ``evidence`` (evidence bundles, their seals and the audit reports
+in them) and ``checkpoints`` (signed checkpoints of the registry's log). An entry without ``signs``
+signs records only: trust is explicit, and trust stores written before ``signs`` existed keep
+verifying records exactly as before.
+
+For records a key is further trusted for a *scope*: the providers whose models it may attest
+(``*`` = any) and the organisations that may appear as the generating account (``*`` = any).
+``valid_from``/``valid_until`` bound the signing time the signed content claims (a manifest's
+``signed_at``, a checkpoint's or a bundle's ``created_at``): use ``valid_until`` to retire a key
 after rotation. ``revoked_at`` marks a compromised key: every signature by it is rejected, whatever
 time it claims, because a thief can claim any time.
 
@@ -16,7 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from provenance.errors import ConfigError, ProvenanceError
+from provenance.errors import ConfigError, ProvenanceError, shown
 from provenance.keys import VerifyingKey
 from provenance.manifest import format_time, parse_time
 
@@ -32,6 +39,38 @@ def _times(d: Mapping[str, Any], key: str, where: str) -> datetime | None:
         return parse_time(text, f"{where}.{key}")
     except ProvenanceError as exc:
         raise ConfigError(f"{where}: {key} '{value}' is not a date or RFC 3339 time") from exc
+
+
+SIGNATURE_KINDS: tuple[str, ...] = ("records", "evidence", "checkpoints")
+"""What a key may be trusted to sign, in the order they are written."""
+DEFAULT_SIGNS: tuple[str, ...] = ("records",)
+"""What a trust store entry without ``signs`` is trusted to sign."""
+
+
+def parse_signs(value: Any, where: str) -> tuple[str, ...]:
+    """The kinds of ``signs`` (a name, a list of names, or comma-separated text), in the order of
+    :data:`SIGNATURE_KINDS`; an unknown or missing kind is a :class:`ConfigError` naming ``where``."""
+    if value is None:
+        return DEFAULT_SIGNS
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",")]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(
+            f"{where}: must be a list of {', '.join(SIGNATURE_KINDS)}",
+            hint="for example signs: [records, evidence, checkpoints]",
+        )
+    unknown = [v for v in value if v not in SIGNATURE_KINDS]
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown kind '{shown(unknown[0])}'",
+            hint=f"use {', '.join(SIGNATURE_KINDS)}",
+        )
+    if not value:
+        raise ConfigError(
+            f"{where}: names no kind of signature",
+            hint=f"use {', '.join(SIGNATURE_KINDS)}, or revoke the key",
+        )
+    return tuple(kind for kind in SIGNATURE_KINDS if kind in value)
 
 
 def _names(value: Any, where: str) -> tuple[str, ...]:
@@ -56,6 +95,8 @@ class TrustedKey:
     valid_until: datetime | None = None
     revoked_at: datetime | None = None
     revoked_reason: str | None = None
+    signs: tuple[str, ...] = DEFAULT_SIGNS
+    """The kinds of signature the key is trusted for (:data:`SIGNATURE_KINDS`)."""
 
     @property
     def keyid(self) -> str:
@@ -68,6 +109,29 @@ class TrustedKey:
         if "*" in self.organizations:
             return True
         return organization is not None and organization in self.organizations
+
+    def kind_problem(self, kind: str) -> str | None:
+        """Why the key may not sign ``kind`` (one of :data:`SIGNATURE_KINDS`), or None."""
+        if kind in self.signs:
+            return None
+        return f"key '{self.name}' is not trusted to sign {kind} (it signs {', '.join(self.signs)})"
+
+    def refuses(self, kind: str, signed_at: datetime | None, now: datetime) -> str | None:
+        """Why a signature of ``kind`` by this key, claiming ``signed_at`` (else judged at
+        ``now``), is not accepted — not trusted for the kind, revoked, or outside the validity
+        window — or None. Scopes of provider and organisation concern records only and are judged
+        by the record verifier."""
+        problem = self.kind_problem(kind)
+        if problem:
+            return problem
+        if self.revoked_at is not None and self.revoked_at <= now:
+            reason = f" ({self.revoked_reason})" if self.revoked_reason else ""
+            return f"key '{self.name}' was revoked{reason}"
+        when = signed_at or now
+        problem = self.window_problem(when)
+        if problem:
+            return f"signed at {format_time(when)}: {problem}"
+        return None
 
     def window_problem(self, signed_at: datetime) -> str | None:
         """Why ``signed_at`` falls outside the key's validity window, or None."""
@@ -91,6 +155,7 @@ class TrustedKey:
             "valid_until",
             "revoked_at",
             "revoked_reason",
+            "signs",
         }
         unknown = sorted(set(d) - known)
         if unknown:
@@ -114,6 +179,7 @@ class TrustedKey:
             valid_until=_times(d, "valid_until", where),
             revoked_at=_times(d, "revoked_at", where),
             revoked_reason=d.get("revoked_reason"),
+            signs=parse_signs(d.get("signs"), f"{where}.signs"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -124,6 +190,10 @@ class TrustedKey:
             "providers": list(self.providers),
             "organizations": list(self.organizations),
         }
+        if self.signs != DEFAULT_SIGNS:
+            # Left out when it is the default, so stores without it are written back unchanged
+            # (and their digests in the registry stay the same).
+            out["signs"] = list(self.signs)
         for field in ("valid_from", "valid_until", "revoked_at"):
             value = getattr(self, field)
             if value is not None:

@@ -676,6 +676,11 @@ class Verifier:
                     status=Status.REVOKED_SIGNER.value,
                     record_id=facts.record_id,
                 )
+            problem = key.kind_problem("records")
+            if problem:
+                raise VerificationError(
+                    problem, status=Status.UNTRUSTED_SIGNER.value, record_id=facts.record_id
+                )
             problem = key.window_problem(when)
             if problem:
                 raise VerificationError(

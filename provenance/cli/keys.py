@@ -35,6 +35,24 @@ OrgOption = Annotated[
         "--organization", help="Organisation the key may sign for (repeat; default: any)."
     ),
 ]
+SignsOption = Annotated[
+    str,
+    typer.Option(
+        "--signs",
+        help="What the key is trusted to sign, comma-separated: records (manifests), evidence "
+        "(evidence bundles and their reports), checkpoints (registry log checkpoints).",
+    ),
+]
+
+
+def _signs(text: str) -> tuple[str, ...]:
+    from provenance.errors import InputError
+    from provenance.trust import parse_signs
+
+    try:
+        return parse_signs(text, "--signs")
+    except ConfigError as exc:
+        raise InputError(exc.message, hint=exc.hint) from None
 
 
 def _when(text: str | None, what: str) -> datetime | None:
@@ -65,11 +83,13 @@ def generate(
     ] = False,
     provider: ProviderOption = None,
     organization: OrgOption = None,
+    signs: SignsOption = "records",
 ) -> None:
     """Make a key pair in the project. The private key is written owner-only and encrypted when
     PROVENANCE_KEY_PASSPHRASE is set."""
     from provenance import project
 
+    kinds = _signs(signs)
     if algorithm not in ALGORITHMS:
         raise ConfigError(f"unknown algorithm '{algorithm}'", hint=f"use {', '.join(ALGORITHMS)}")
     home = project.require_project()
@@ -85,6 +105,7 @@ def generate(
             organization,
             None,
             None,
+            kinds,
         )
 
 
@@ -127,10 +148,10 @@ def _trust_state(entry: TrustedKey) -> str:
 
     if entry.revoked_at:
         return f"revoked {format_time(entry.revoked_at)}"
-    scope = ",".join(entry.providers)
+    scope = f"signs {','.join(entry.signs)} for {','.join(entry.providers)}"
     if entry.valid_until:
-        return f"trusted for {scope} until {format_time(entry.valid_until)}"
-    return f"trusted for {scope}"
+        return f"{scope} until {format_time(entry.valid_until)}"
+    return scope
 
 
 @keys_app.command("export")
@@ -157,11 +178,14 @@ def trust_key(
     organization: OrgOption = None,
     valid_from: Annotated[str | None, typer.Option(help="Date or RFC 3339 time.")] = None,
     valid_until: Annotated[str | None, typer.Option(help="Date or RFC 3339 time.")] = None,
+    signs: SignsOption = "records",
     trust: TrustOption = None,
 ) -> None:
-    """Trust a public key to sign manifests, for some providers and organisations."""
+    """Trust a public key to sign records (manifests) for some providers and organisations, and
+    with --signs evidence bundles and registry checkpoints."""
     from provenance import project
 
+    kinds = _signs(signs)
     verifying = project.load_public_key(key)
     _add_trusted(
         project.trust_path(trust),
@@ -171,6 +195,7 @@ def trust_key(
         organization,
         _when(valid_from, "--valid-from"),
         _when(valid_until, "--valid-until"),
+        kinds,
     )
 
 
@@ -182,6 +207,7 @@ def _add_trusted(
     organizations: list[str] | None,
     valid_from: datetime | None,
     valid_until: datetime | None,
+    signs: tuple[str, ...],
 ) -> None:
     from provenance import project
     from provenance.trust import TrustedKey
@@ -194,12 +220,13 @@ def _add_trusted(
         organizations=tuple(organizations or ["*"]),
         valid_from=valid_from,
         valid_until=valid_until,
+        signs=signs,
     )
     store = store.add(entry)
     project.save_trust(store, path)
     echo(
-        f"trusted '{name}' {key.keyid[:16]} for providers {', '.join(entry.providers)} "
-        f"(trust store version {store.version})"
+        f"trusted '{name}' {key.keyid[:16]} to sign {', '.join(entry.signs)}, for providers "
+        f"{', '.join(entry.providers)} (trust store version {store.version})"
     )
 
 
@@ -227,7 +254,8 @@ def rotate(
     algorithm: Annotated[str, typer.Option(help=f"One of {', '.join(ALGORITHMS)}.")] = "ed25519",
     trust: TrustOption = None,
 ) -> None:
-    """Make a new key with the old key's scope and retire the old one from now on.
+    """Make a new key with the old key's scope (what it signs, for which providers and
+    organisations) and retire the old one from now on.
 
     Records the old key signed before now keep verifying (its validity ends now); use revoke for a
     compromised key."""
@@ -249,6 +277,7 @@ def rotate(
             providers=entry.providers,
             organizations=entry.organizations,
             valid_from=now,
+            signs=entry.signs,
         )
     )
     project.save_trust(store, path)

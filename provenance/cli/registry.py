@@ -36,7 +36,8 @@ KeyOption = Annotated[
     typer.Option(
         "--key",
         help="Project key (or PEM file) that signs (default: $PROVENANCE_REGISTRY_KEY, else the "
-        "only key in .provenance/keys/).",
+        "only key in .provenance/keys/, else the only one trusted to sign evidence and "
+        "checkpoints).",
     ),
 ]
 InsecureKeyOption = Annotated[
@@ -340,9 +341,12 @@ def evidence_build(
 ) -> None:
     """Write a signed evidence bundle about a dataset or a model (verifiable offline)."""
     from provenance.registry.evidence import build_bundle
-    from provenance.registry.signing import registry_signer
+    from provenance.registry.signing import REGISTRY_KINDS, registry_signer, signing_warning
 
     signer = registry_signer(key, insecure=insecure_key)
+    warning = signing_warning(signer, REGISTRY_KINDS)
+    if warning:
+        echo(f"warning: {warning}", err=True)
     library = _library(policies)
     with _open(db) as registry:
         data, info = build_bundle(
@@ -376,17 +380,19 @@ def evidence_verify(
     format: Annotated[str, typer.Option(help="text or json.")] = "text",
 ) -> None:
     """Check a bundle offline. Exit 0 it verifies, 1 it does not, 2 no verdict."""
-    from provenance.registry.bundle import verify_bundle
+    from provenance import project
+    from provenance.registry.bundle import BundleRefused, verify_bundle
 
     _format(format, ("text", "json"))
+    store = None if trust is None else project.load_trust(trust)
     try:
-        data = bundle.read_bytes()
+        with bundle.open("rb") as handle:
+            report = verify_bundle(handle, store)
     except OSError as exc:
         raise InputError(f"cannot read the bundle ({exc.strerror})", source=str(bundle)) from exc
-    from provenance import project
-
-    store = None if trust is None else project.load_trust(trust)
-    report = verify_bundle(data, store)
+    except BundleRefused as exc:
+        exc.hint = exc.hint or "no verdict: the bundle is beyond a limit of what is read"
+        raise exc.at(str(bundle)) from None
     if format == "json":
         emit_json(report.to_dict())
     else:
@@ -450,16 +456,17 @@ def log_verify(
     """Prove the store matches its log (and a saved checkpoint); name any row altered, deleted,
     reordered or rolled back. Exit 0 consistent, 1 not, 2 no verdict."""
     from provenance.registry.integrity import load_checkpoint_file, verify_log
-    from provenance.registry.signing import verification_keys
+    from provenance.registry.signing import RegistryTrust, verification_keys
 
     _format(format, ("text", "json"))
     saved = None if checkpoint is None else load_checkpoint_file(str(checkpoint))
+    keys: RegistryTrust | None
     try:
         keys = verification_keys(trust)
     except ConfigError:
         if saved is not None:
             raise
-        keys = []
+        keys = None
     with _open(db) as registry:
         report = verify_log(
             registry,
@@ -488,9 +495,12 @@ def log_checkpoint(
     Keep the file elsewhere (a CI artefact, a git repository)."""
     from provenance.registry.integrity import verify_log
     from provenance.registry.logtree import make_checkpoint
-    from provenance.registry.signing import registry_signer
+    from provenance.registry.signing import registry_signer, signing_warning
 
     signer = registry_signer(key, insecure=insecure_key)
+    warning = signing_warning(signer, ("checkpoints",))
+    if warning:
+        echo(f"warning: {warning}", err=True)
     with _open(db) as registry:
         report = verify_log(registry)
         if not report.ok or report.frontier is None:

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import heapq
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, func, text
@@ -30,8 +31,10 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from provenance import merkle
-from provenance.errors import ProvenanceError
-from provenance.keys import VerifyingKey
+from provenance.bounded import parse_json_document
+from provenance.errors import InputError, MalformedJSONError, ProvenanceError
+from provenance.limits import DEFAULT_LIMITS, Limits
+from provenance.manifest import parse_time
 from provenance.registry import db
 from provenance.registry import manifests as stored
 from provenance.registry.logtree import (
@@ -42,8 +45,8 @@ from provenance.registry.logtree import (
     entry_hash,
     leaf,
     parse_checkpoint,
-    signed_by,
 )
+from provenance.registry.signing import Accepted, RegistryTrust
 from provenance.registry.store import Registry
 from provenance.registry.tables import (
     LOGGED,
@@ -105,6 +108,8 @@ class LogReport:
     rows: int = 0
     frontier: Frontier | None = None
     """The tree rebuilt from the recomputed entry hashes (what a new checkpoint signs)."""
+    trust_source: str = ""
+    """Which keys checkpoint signatures were accepted from, and by which rule."""
 
     @property
     def ok(self) -> bool:
@@ -127,6 +132,7 @@ class LogReport:
             "root": self.root,
             "rows": self.rows,
             "checkpoints": [c.to_dict() for c in self.checkpoints],
+            "trust": self.trust_source,
             "problems": [p.to_dict() for p in self.problems],
             "problems_not_listed": self.more_problems,
         }
@@ -136,6 +142,8 @@ class LogReport:
             f"log: {self.size} entries, root {self.root}, {self.rows} evidence rows "
             f"(registry {self.origin})"
         ]
+        if self.checkpoints and self.trust_source:
+            out.append(f"checkpoint signatures checked against {self.trust_source}")
         for c in self.checkpoints:
             state = "consistent" if c.consistent else "NOT consistent"
             signer = f"signed by {c.signer}" if c.signer else "signature not verified"
@@ -172,22 +180,24 @@ def verify_log(
     registry: Registry,
     *,
     checkpoint: Checkpoint | None = None,
-    keys: Sequence[VerifyingKey] = (),
+    keys: RegistryTrust | None = None,
     checkpoint_source: str = "file",
 ) -> LogReport:
-    """Check the whole store against its log and, when given, a checkpoint."""
+    """Check the whole store against its log and, when given, a checkpoint. Checkpoint signatures
+    are accepted from ``keys`` (see :class:`RegistryTrust`); without, they are not checked."""
     with db.read_session(registry.engine) as session:
         head = session.exec(select(LogHead).where(col(LogHead.id) == 1)).one()
         report = LogReport(head.origin)
+        if keys is not None:
+            report.trust_source = keys.rule
         stored_cps = list(session.exec(select(CheckpointRow).order_by(col(CheckpointRow.id))).all())
         parsed: list[tuple[str, Checkpoint, str | None]] = []
         if checkpoint is not None:
-            signer = signed_by(checkpoint.envelope, keys)
+            accepted = _accepted(checkpoint, keys)
+            signer = None if accepted is None else accepted.key
             parsed.append((checkpoint_source, checkpoint, None if signer is None else signer.keyid))
-            if signer is None:
-                report.add(
-                    Problem("checkpoint", "the checkpoint's signature is not by a trusted key")
-                )
+            if accepted is not None and signer is None:
+                report.add(Problem("checkpoint", _refused("the checkpoint", accepted.problem)))
             if checkpoint.origin != head.origin:
                 report.add(
                     Problem(
@@ -197,18 +207,22 @@ def verify_log(
                 )
         for row in stored_cps:
             try:
-                cp = parse_checkpoint(json.loads(row.envelope), f"stored checkpoint {row.id}")
-            except (LogError, ValueError) as exc:
-                report.add(
-                    Problem("checkpoint", f"stored checkpoint {row.id} is unreadable: {exc}")
+                cp = parse_checkpoint(
+                    parse_json_document(row.envelope, f"stored checkpoint {row.id}"),
+                    f"stored checkpoint {row.id}",
                 )
-                continue
-            signer = signed_by(cp.envelope, keys)
-            if signer is None and keys:
+            except (LogError, MalformedJSONError) as exc:
                 report.add(
                     Problem(
-                        "checkpoint", f"stored checkpoint {row.id} has no valid trusted signature"
+                        "checkpoint", f"stored checkpoint {row.id} is unreadable: {exc.message}"
                     )
+                )
+                continue
+            accepted = _accepted(cp, keys)
+            signer = None if accepted is None else accepted.key
+            if accepted is not None and signer is None:
+                report.add(
+                    Problem("checkpoint", _refused(f"stored checkpoint {row.id}", accepted.problem))
                 )
                 continue
             if cp.origin == head.origin:
@@ -232,6 +246,24 @@ def verify_log(
             if result != ["ok"]:
                 report.add(Problem("integrity", "SQLite integrity_check: " + "; ".join(result[:5])))
     return report
+
+
+def _accepted(checkpoint: Checkpoint, keys: RegistryTrust | None) -> Accepted | None:
+    """Whether ``keys`` accept the checkpoint's signature, judged at the time it claims; None when
+    no keys are given (signatures not checked)."""
+    if keys is None:
+        return None
+    try:
+        created: datetime | None = parse_time(checkpoint.created_at, "created_at")
+    except ProvenanceError:
+        created = None  # judged at the present time: stricter for a retired key
+    return keys.check(checkpoint.envelope, "checkpoints", created)
+
+
+def _refused(what: str, problem: str | None) -> str:
+    if problem == "no valid signature by a trusted key" or problem is None:
+        return f"{what}'s signature is not by a trusted key"
+    return f"{what}'s signature is not accepted: {problem}"
 
 
 # ---- entries and rows ----------------------------------------------------------------------
@@ -594,13 +626,21 @@ def _check_datasets(session: Session, report: LogReport) -> None:
             )
 
 
-def load_checkpoint_file(path: str) -> Checkpoint:
-    """Read a checkpoint file written by ``provenance log checkpoint``."""
+def load_checkpoint_file(path: str, limits: Limits = DEFAULT_LIMITS) -> Checkpoint:
+    """Read a checkpoint file written by ``provenance log checkpoint``, bounded like every JSON
+    document (:func:`provenance.bounded.parse_json_document`). A file that cannot be read as a
+    checkpoint gives no verdict (:class:`InputError`, exit 2)."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
+        with open(path, "rb") as handle:
+            # One byte past the bound: a file growing while read (or a FIFO) stays bounded.
+            raw = handle.read(limits.max_document_bytes + 1)
     except OSError as exc:
-        raise LogError(f"{path}: cannot read the checkpoint ({exc.strerror})") from exc
-    except ValueError as exc:
-        raise LogError(f"{path}: not a checkpoint (invalid JSON)") from exc
-    return parse_checkpoint(data, path)
+        raise InputError(f"cannot read the checkpoint ({exc.strerror})", source=path) from exc
+    try:
+        data = parse_json_document(raw, "the checkpoint", limits)
+    except MalformedJSONError as exc:
+        raise InputError(f"not a checkpoint: {exc.message}", source=path) from None
+    try:
+        return parse_checkpoint(data, "the checkpoint")
+    except LogError as exc:
+        raise InputError(exc.message, source=path) from None

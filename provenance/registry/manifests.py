@@ -204,6 +204,9 @@ def _scope(
     for key in signers:
         if key.revoked_at is not None and key.revoked_at <= now:
             return "revoked-signer", f"signed by key '{key.name}', revoked"
+        problem = key.kind_problem("records")
+        if problem:
+            return "untrusted-signer", problem
         problem = key.window_problem(signed_at)
         if problem:
             return "expired-signer", problem

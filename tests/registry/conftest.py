@@ -63,3 +63,13 @@ def registry_project(project_dir: Path, db_url: str, monkeypatch: pytest.MonkeyP
 @pytest.fixture
 def run(cli: Runner) -> Runner:
     return cli
+
+
+@pytest.fixture
+def registry_keyed(registry_project: Path, cli: Runner) -> Path:
+    """``registry_project`` with a second key, ``registry``, trusted to sign evidence and
+    checkpoints (``gen`` signs records only): the registry signs with it, as the only project key
+    trusted for that."""
+    made = cli("keys", "generate", "registry", "--trust", "--signs", "evidence,checkpoints")
+    assert made.code == 0, made.err
+    return registry_project

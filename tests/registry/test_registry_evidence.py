@@ -24,8 +24,10 @@ EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
 
 
 @pytest.fixture
-def example_bundle(registry_project: Path, cli: Runner) -> Path:
-    """The example corpus ingested, audited (recorded) and declared, bundled for its model."""
+def example_bundle(registry_keyed: Path, cli: Runner) -> Path:
+    """The example corpus ingested, audited (recorded) and declared, bundled for its model (by the
+    project's registry key)."""
+    registry_project = registry_keyed
     out = registry_project / "out"
     made = subprocess.run(
         [sys.executable, str(EXAMPLES / "make_corpus.py"), "gen", str(out)],

@@ -53,8 +53,8 @@ def _kinds(report: dict[str, object]) -> set[str]:
     return {str(p["kind"]) for p in problems}
 
 
-def test_untouched_store_verifies(registry_project: Path, cli: Runner) -> None:
-    saved = _setup(registry_project, cli)
+def test_untouched_store_verifies(registry_keyed: Path, cli: Runner) -> None:
+    saved = _setup(registry_keyed, cli)
     code, report = _verify(cli, saved)
     assert code == 0, report
     assert report["ok"] is True
@@ -64,13 +64,13 @@ def test_untouched_store_verifies(registry_project: Path, cli: Runner) -> None:
     text_out = cli("log", "verify", "--checkpoint", saved)
     assert "ok: the store matches its log" in text_out.out
     # More writes after the checkpoint are fine: the log only grows.
-    more = signed_file(registry_project / "d2.jsonl", "d2", 5)
+    more = signed_file(registry_keyed / "d2.jsonl", "d2", 5)
     assert cli("ingest", more).code == 0
     assert _verify(cli, saved)[0] == 0
 
 
-def test_edited_row_is_named(registry_project: Path, db_url: str, cli: Runner) -> None:
-    saved = _setup(registry_project, cli)
+def test_edited_row_is_named(registry_keyed: Path, db_url: str, cli: Runner) -> None:
+    saved = _setup(registry_keyed, cli)
     _sql(
         db_url,
         lambda c: c.execute(
@@ -83,8 +83,8 @@ def test_edited_row_is_named(registry_project: Path, db_url: str, cli: Runner) -
     assert "d1-3" in orjson.dumps(report).decode()
 
 
-def test_deleted_row_is_named(registry_project: Path, db_url: str, cli: Runner) -> None:
-    saved = _setup(registry_project, cli)
+def test_deleted_row_is_named(registry_keyed: Path, db_url: str, cli: Runner) -> None:
+    saved = _setup(registry_keyed, cli)
     _sql(db_url, lambda c: c.execute(text("DELETE FROM dataset_members WHERE position = 5")))
     code, report = _verify(cli, saved)
     assert code == 1
@@ -92,8 +92,8 @@ def test_deleted_row_is_named(registry_project: Path, db_url: str, cli: Runner) 
     assert "member 5" in orjson.dumps(report).decode()
 
 
-def test_reordered_rows_are_named(registry_project: Path, db_url: str, cli: Runner) -> None:
-    saved = _setup(registry_project, cli)
+def test_reordered_rows_are_named(registry_keyed: Path, db_url: str, cli: Runner) -> None:
+    saved = _setup(registry_keyed, cli)
 
     def swap(connection: Connection) -> None:
         a, b = _seq(connection, "d1-1"), _seq(connection, "d1-2")
@@ -111,8 +111,8 @@ def test_reordered_rows_are_named(registry_project: Path, db_url: str, cli: Runn
     assert "d1-1" in str(reordered) and "d1-2" in str(reordered)
 
 
-def test_reordered_log_entries_are_named(registry_project: Path, db_url: str, cli: Runner) -> None:
-    saved = _setup(registry_project, cli)
+def test_reordered_log_entries_are_named(registry_keyed: Path, db_url: str, cli: Runner) -> None:
+    saved = _setup(registry_keyed, cli)
 
     def swap(connection: Connection) -> None:
         for old, new in ((3, -1), (4, 3), (-1, 4)):
@@ -126,8 +126,8 @@ def test_reordered_log_entries_are_named(registry_project: Path, db_url: str, cl
     assert {"log-edited", "diverged"} <= _kinds(report)
 
 
-def test_restored_older_copy_is_detected(registry_project: Path, db_url: str, cli: Runner) -> None:
-    first = signed_file(registry_project / "d1.jsonl", "d1", 10)
+def test_restored_older_copy_is_detected(registry_keyed: Path, db_url: str, cli: Runner) -> None:
+    first = signed_file(registry_keyed / "d1.jsonl", "d1", 10)
     assert cli("ingest", first).code == 0
     tables = [*metadata_registry.metadata.tables, "alembic_version"]
 
@@ -136,9 +136,9 @@ def test_restored_older_copy_is_detected(registry_project: Path, db_url: str, cl
             connection.execute(text(f"CREATE TABLE snap_{table} AS SELECT * FROM {table}"))
 
     _sql(db_url, snapshot)
-    second = signed_file(registry_project / "d2.jsonl", "d2", 10)
+    second = signed_file(registry_keyed / "d2.jsonl", "d2", 10)
     assert cli("ingest", second).code == 0
-    saved = registry_project / "checkpoint.json"
+    saved = registry_keyed / "checkpoint.json"
     assert cli("log", "checkpoint", "-o", saved).code == 0
 
     def restore(connection: Connection) -> None:
@@ -157,9 +157,9 @@ def test_restored_older_copy_is_detected(registry_project: Path, db_url: str, cl
 
 
 def test_rows_and_log_rewritten_together_diverge(
-    registry_project: Path, db_url: str, cli: Runner
+    registry_keyed: Path, db_url: str, cli: Runner
 ) -> None:
-    saved = _setup(registry_project, cli)
+    saved = _setup(registry_keyed, cli)
 
     def forge(connection: Connection) -> None:
         seq = _seq(connection, "d1-7")
@@ -188,9 +188,9 @@ def test_rows_and_log_rewritten_together_diverge(
 
 
 def test_row_written_outside_the_log_is_named(
-    registry_project: Path, db_url: str, cli: Runner
+    registry_keyed: Path, db_url: str, cli: Runner
 ) -> None:
-    saved = _setup(registry_project, cli)
+    saved = _setup(registry_keyed, cli)
     _sql(
         db_url,
         lambda c: c.execute(
@@ -206,9 +206,9 @@ def test_row_written_outside_the_log_is_named(
 
 
 def test_checkpoint_must_be_signed_by_a_trusted_key(
-    registry_project: Path, cli: Runner, tmp_path: Path
+    registry_keyed: Path, cli: Runner, tmp_path: Path
 ) -> None:
-    saved = _setup(registry_project, cli)
+    saved = _setup(registry_keyed, cli)
     data = orjson.loads(saved.read_bytes())
     sig = data["signatures"][0]["sig"]
     data["signatures"][0]["sig"] = ("B" if sig[0] != "B" else "C") + sig[1:]
@@ -226,7 +226,7 @@ def test_checkpoint_must_be_signed_by_a_trusted_key(
 
 @pytest.mark.parametrize("bad", ["not json", '{"payloadType": "x"}'])
 def test_unreadable_checkpoint_is_no_verdict(
-    registry_project: Path, cli: Runner, tmp_path: Path, bad: str
+    registry_keyed: Path, cli: Runner, tmp_path: Path, bad: str
 ) -> None:
     path = tmp_path / "cp.json"
     path.write_text(bad)
