@@ -447,7 +447,9 @@ class _Check:
             _, seal = read_statement(envelope, SEAL_PREDICATE, "seal")
         except LogError as exc:
             if _bound(exc.message):
-                raise BundleRefused(f"the zip's seal: {exc.message}") from None
+                raise BundleRefused(
+                    f"the zip's seal: {exc.message.removeprefix('seal: ')}"
+                ) from None
             report.problems.append(f"the zip's seal is unreadable: {exc.message}")
             return
         if canonical.canonicalize(envelope) != comment:
@@ -551,10 +553,13 @@ class _Check:
                     digest.update(chunk)
                     read += len(chunk)
             except _TooLong:
+                if not self._stated(name):
+                    raise BundleRefused(
+                        f"{name} unpacks to more than the limit of {bound:,} bytes per file"
+                    ) from None
                 report.problems.append(
-                    f"{name} was changed: it holds more than the {bound:,} bytes "
-                    + ("the signed index states" if self._stated(name) else "of the limit")
-                    + " (reading stopped there)"
+                    f"{name} was changed: it holds more than the {bound:,} bytes the signed "
+                    "index states (reading stopped there)"
                 )
                 continue
             except _Unreadable as exc:
