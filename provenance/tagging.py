@@ -282,10 +282,22 @@ class Tagger:
         parameters: Mapping[str, Any] | None,
         signed_at: datetime,
     ) -> RecordPredicate:
+        contributions, parents = tuple(contributions), tuple(parents)
+        limits = DEFAULT_LIMITS
+        if len(contributions) > limits.max_contributions:
+            raise InputError(
+                f"{len(contributions)} contributions, more than the "
+                f"{limits.max_contributions} a manifest may name (Limits.max_contributions)"
+            )
+        if len(parents) > limits.max_parents:
+            raise InputError(
+                f"{len(parents)} parents, more than the {limits.max_parents} a manifest may "
+                "name (Limits.max_parents)"
+            )
         return RecordPredicate(
-            contributions=tuple(contributions),
+            contributions=contributions,
             organization=self.organization,
-            parents=tuple(parents),
+            parents=parents,
             parameters=dict(parameters if parameters is not None else self.parameters),
             signed_at=signed_at,
             sdk=SDK,
@@ -531,8 +543,17 @@ class RecordWriter:
             self._pending, self._statements = [], []
 
     def _emit(self, records: list[dict[str, Any]]) -> None:
-        self.handle.write(b"".join(orjson.dumps(r) + b"\n" for r in records))
-        self.count += len(records)
+        lines = [orjson.dumps(r) for r in records]
+        most = DEFAULT_LIMITS.max_record_bytes
+        for index, line in enumerate(lines):
+            if len(line) > most:
+                raise InputError(
+                    f"record {self.count + index + 1} is {len(line)} bytes once signed, longer "
+                    f"than the {most} bytes of the longest line 'provenance verify' reads "
+                    "(Limits.max_record_bytes)"
+                )
+        self.handle.write(b"".join(line + b"\n" for line in lines))
+        self.count += len(lines)
 
 
 # ---- whole files, on every core ---------------------------------------------------------------
@@ -558,6 +579,8 @@ class _Job:
     contributions: tuple[Contribution, ...] | None
     replace: bool
     sidecar: str | None
+    max_line: int = DEFAULT_LIMITS.max_record_bytes
+    """Longest output line, the record with its manifest (the longest line a reader takes)."""
     spool: str | None = None
     """Folder where workers leave their output for the parent to copy (None: return it)."""
     commit: _Commit | None = None
@@ -643,6 +666,8 @@ class _Task:
     start: int = 0
     end: int = 0
     data: bytes | None = None
+    error: InputError | None = None
+    """Set on the task that ends the input early: why (a line too long, unreadable data)."""
 
     def read(self, source: str) -> bytes:
         from provenance.scan import Span
@@ -684,13 +709,38 @@ def _sign_task(job: _Job, task: _Task) -> _Done:
         now = job.tagger.clock()
         shared = _shared_predicate(job, now)
         data = task.read(job.source)
+        done = None
         if job.batch_size is not None and shared is not None:
             done = _sign_natively(job, data, shared[1], now)
-            if done is not None:
-                return done
-        return _sign_records(job, _state_task(job, task.first_line, data, shared, now), now)
+        if done is None:
+            done = _sign_records(job, _state_task(job, task.first_line, data, shared, now), now)
+        if len(done.output) > job.max_line:
+            _check_lengths(job, task.first_line, data, done.output)
+        return done
     except ProvenanceError as exc:
         return _Done(error=(type(exc).__name__, exc.message, exc.line or 0, exc.hint))
+
+
+def _check_lengths(job: _Job, first_line: int, data: bytes, output: bytes) -> None:
+    """Refuse the first signed line longer than ``job.max_line`` bytes, naming the input line
+    it came from (output lines are the input's lines that are not blank, in order)."""
+    index = at = 0
+    while at < len(output):
+        end = output.find(b"\n", at)
+        end = len(output) if end < 0 else end
+        if end - at > job.max_line:
+            break
+        index, at = index + 1, end + 1
+    else:
+        return
+    number = first_line
+    for line in data.split(b"\n"):
+        if line and not line.isspace():
+            if index == 0:
+                break
+            index -= 1
+        number += 1
+    raise _too_long(job.source, number, job.max_line, end - at)
 
 
 def _shared_predicate(job: _Job, now: datetime) -> tuple[RecordPredicate, bytes] | None:
@@ -878,57 +928,146 @@ def _work(task: _Task) -> _Done:
 
 
 _SCAN_BYTES: Final = 1 << 20
+"""Bytes read at a time while cutting the input into tasks."""
 
 
-def _tasks(path: Path, lines_per_task: int) -> Iterator[_Task]:
-    """The input as tasks of ``lines_per_task`` whole lines (the last may be shorter).
+def _tasks(source: Path | IO[bytes], per_task: int, unit: int, max_line: int) -> Iterator[_Task]:
+    """The input as tasks of whole lines, in order: ``per_task`` lines, or fewer once a task
+    holds :data:`TASK_BYTES` (cut after a multiple of ``unit`` lines, so a batch is never split).
 
-    An uncompressed file is only scanned for line ends here (workers read their own lines); a
-    compressed one is decompressed here and its lines handed over.
+    A plain regular file is only scanned for line ends here (workers read their own lines); a
+    compressed file, a pipe or a stream is read here and its lines handed over. Either way the
+    input is read a block at a time and a line longer than ``max_line`` bytes is found without
+    holding it: the tasks before it are yielded and then a task carrying the error, which ends
+    the input.
     """
-    from provenance.scan import read_chunks
+    from provenance.sources.jsonl import open_binary
 
-    number = 0
-    if path.name.endswith((".gz", ".zst")):
-        pending: list[bytes] = []
-        first = 1
-        for chunk in read_chunks(path):
-            if not pending:
-                first = chunk.first_line
-            pending.extend(chunk.data.split(b"\n"))
-            while len(pending) >= lines_per_task:
-                yield _Task(number, first, data=b"\n".join(pending[:lines_per_task]))
-                number += 1
-                pending = pending[lines_per_task:]
-                first += lines_per_task
-        if pending:
-            yield _Task(number, first, data=b"\n".join(pending))
+    name = _source_name(source)
+    if not isinstance(source, Path):
+        yield from _cut(source, name, per_task, unit, max_line, keep=True)
         return
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise InputError(f"cannot open ({exc.strerror})", source=str(path)) from exc
+    plain = not source.name.endswith((".gz", ".zst"))
+    if plain:
+        try:
+            handle: IO[bytes] = source.open("rb")
+            regular = stat.S_ISREG(os.fstat(handle.fileno()).st_mode)
+        except OSError as exc:
+            raise InputError(f"cannot open ({exc.strerror})", source=name) from exc
+    else:
+        handle, regular = open_binary(source), False
     with handle:
-        start = position = 0
-        first = 1
-        wanted = lines_per_task
-        while True:
-            block = handle.read(_SCAN_BYTES)
-            if not block:
-                break
-            at = -1
-            while True:
-                at, wanted = _native.line_end(block, at + 1, wanted)
-                if at < 0:
-                    break
-                yield _Task(number, first, start, position + at)
+        yield from _cut(handle, name, per_task, unit, max_line, keep=not (plain and regular))
+
+
+def _source_name(source: Path | IO[bytes]) -> str:
+    """How messages name the input: its path, or a stream's name (``<stdin>``)."""
+    if isinstance(source, Path):
+        return str(source)
+    name = getattr(source, "name", None)
+    return name if isinstance(name, str) else "<stream>"
+
+
+def _cut(
+    handle: IO[bytes], source: str, per_task: int, unit: int, max_line: int, *, keep: bool
+) -> Iterator[_Task]:
+    """:func:`_tasks` on an open input: byte ranges of it, or (``keep``) the bytes themselves.
+
+    Offsets count from where the input starts. Every line is checked while it is read: a line
+    within one block is shorter than the block, which is at most ``max_line + 1`` bytes; a line
+    running over blocks is measured at each block it reaches.
+    """
+    size = max(1, min(_SCAN_BYTES, max_line + 1))
+    number = 0
+    first = 1  # the current task's first line
+    taken = 0  # line ends found in the current task
+    start = 0  # where the current task starts
+    line_start = 0  # where the line under way starts
+    position = 0  # where the block starts
+    need: int | None = None  # line ends left to the current task's end, once that is fixed
+    pieces: list[bytes] = []  # with ``keep``: the current task's bytes before this block
+    while True:
+        try:
+            block = handle.read(size)
+        except InputError:
+            raise
+        except Exception as exc:  # OSError, EOFError, zlib's and zstd's own errors
+            yield _Task(number, first + taken, error=_read_error(exc, source, first + taken))
+            return
+        if not block:
+            break
+        first_end = block.find(b"\n")
+        reach = position + (first_end if first_end >= 0 else len(block))
+        if reach - line_start > max_line:
+            # The tasks before the line go first, so that an error in them is named first.
+            if line_start > start:
+                data = b"".join(pieces)[: line_start - 1 - start] if keep else None
+                yield _Task(number, first, start, line_start - 1, data)
                 number += 1
-                start = position + at + 1
-                first += lines_per_task
-                wanted = lines_per_task
-            position += len(block)
-        if position > start:
-            yield _Task(number, first, start, position)
+            line = first + taken
+            yield _Task(number, line, error=_too_long(source, line, max_line))
+            return
+        at = -1  # where in the block the last task ended
+        while True:
+            if need is None:
+                # Once the task holds TASK_BYTES, it ends at the next line end closing a unit.
+                full = start + TASK_BYTES - 1 - position
+                if full < len(block):
+                    end = block.find(b"\n", max(at + 1, full))
+                    if end >= 0:
+                        ends = block.count(b"\n", at + 1, end) + 1
+                        need = min(per_task - taken, ends + (-(taken + ends)) % unit)
+            count = need if need is not None else per_task - taken
+            cut, left = _native.line_end(block, at + 1, count)
+            if cut < 0:
+                taken += count - left
+                if need is not None:
+                    need = left
+                break
+            data = None
+            if keep:
+                pieces.append(block[at + 1 : cut])
+                data = b"".join(pieces)
+                pieces = []
+            yield _Task(number, first, start, position + cut, data)
+            number += 1
+            first += taken + count
+            taken, need = 0, None
+            start = position + cut + 1
+            at = cut
+        if keep:
+            pieces.append(block[at + 1 :])
+        last_end = block.rfind(b"\n")
+        if last_end >= 0:
+            line_start = position + last_end + 1
+        position += len(block)
+    if position > start:
+        yield _Task(number, first, start, position, b"".join(pieces) if keep else None)
+
+
+def _too_long(source: str, line: int, max_line: int, signed: int | None = None) -> InputError:
+    """The error for a line that no reader takes: longer than ``max_line`` bytes as it stands,
+    or once ``signed`` (its length with the manifest)."""
+    what = f"line longer than {max_line} bytes"
+    if signed is not None:
+        what += f" once signed ({signed} bytes with its manifest)"
+    return InputError(
+        what,
+        source=source,
+        line=line,
+        hint=f"'provenance verify' reads lines of at most {max_line} bytes, a record's "
+        "manifest included (Limits.max_record_bytes)",
+    )
+
+
+def _read_error(exc: Exception, source: str, line: int) -> InputError:
+    """An input that stops being readable at ``line``: an I/O error or corrupt compressed data."""
+    if isinstance(exc, OSError | EOFError):
+        return InputError(f"cannot read past line {line} ({exc})", source=source, line=line)
+    module = type(exc).__module__.lower()
+    if "zstd" in module or "zlib" in module or type(exc).__name__ in {"ZstdError", "error"}:
+        return InputError(f"corrupt compressed data near line {line}", source=source, line=line)
+    raise exc
 
 
 def _spool_root() -> str | None:
@@ -979,7 +1118,7 @@ def _b64(data: bytes) -> bytes:
 
 def tag_jsonl(
     tagger: Tagger,
-    source: Path,
+    source: Path | IO[bytes],
     output: IO[bytes],
     *,
     batch_size: int | None = None,
@@ -989,8 +1128,10 @@ def tag_jsonl(
     sidecar: tuple[str, IO[bytes]] | None = None,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    max_line: int = DEFAULT_LIMITS.max_record_bytes,
 ) -> int:
-    """Sign every record of the JSONL file ``source`` (plain, .gz or .zst) into ``output``.
+    """Sign every record of the JSONL file ``source`` (plain, .gz or .zst; a pipe, or an open
+    binary stream such as ``sys.stdin.buffer``) into ``output``.
 
     The records are written in input order, each as its input bytes with ``_provenance`` added
     (or, with ``replace_existing``, re-serialised without the manifest it had); blank lines are
@@ -999,30 +1140,38 @@ def tag_jsonl(
     records. In batch mode (``batch_size``) each batch is ``batch_size``
     consecutive records; ``sidecar`` is the data file's final name and the open sidecar file, when
     the batch envelopes go there instead of into every record. Records are signed on ``workers``
-    processes (default: every core for large inputs). Returns the number of records; raises the
-    first input error (a line that is not strict JSON, a record already signed), naming its file
-    and line.
+    processes (default: every core for large inputs). Returns the number of records.
+
+    Every line written is one a reader takes: no longer than ``max_line`` bytes (by default
+    ``Limits.max_record_bytes``, the longest line ``provenance verify`` reads), strict JSON
+    nested no deeper than ``Limits.max_json_depth``. A longer input line is refused while it
+    is read, without holding it. Raises the first input error in input order (a line that is
+    not strict JSON, too long as it stands or once signed, a record already signed), naming its
+    file and line; what was written to ``output`` before is then incomplete.
     """
     from provenance.scan import default_workers
 
     most = DEFAULT_LIMITS.max_batch_size
     if batch_size is not None and not 1 <= batch_size <= most:
         raise InputError(f"batch size must be between 1 and {most}")
+    name = _source_name(source)
     job = _Job(
         tagger,
-        str(source),
+        name,
         batch_size,
         generated_at,
         None if contributions is None else tuple(contributions),
         replace_existing,
         None if sidecar is None else sidecar[0] + SIDECAR_SUFFIX,
+        max_line,
     )
     per_task = max(1, TASK_BYTES // 1024)
     if batch_size is not None:
         per_task = batch_size * max(1, per_task // batch_size)
     if workers is None:
-        size = source.stat().st_size if source.is_file() else 0
+        size = source.stat().st_size if isinstance(source, Path) and source.is_file() else 0
         workers = 1 if size < INLINE_BYTES else default_workers()
+    tasks = _tasks(source, per_task, batch_size or 1, max_line)
     count = 0
     done_bytes = 0
 
@@ -1031,7 +1180,7 @@ def tag_jsonl(
         if done.error is not None:
             kind, message, line, hint = done.error
             error = MalformedJSONError if kind == MalformedJSONError.__name__ else InputError
-            raise error(message, source=str(source), line=line or None, hint=hint)
+            raise error(message, source=name, line=line or None, hint=hint)
         if done.spooled is not None:
             _append(output, done.spooled)
         else:
@@ -1044,7 +1193,9 @@ def tag_jsonl(
             progress(count, done_bytes)
 
     if workers <= 1:
-        for task in _tasks(source, per_task):
+        for task in tasks:
+            if task.error is not None:
+                raise task.error
             take(_sign_task(job, task), _size(task))
         return count
     context = get_context("fork")
@@ -1057,7 +1208,13 @@ def tag_jsonl(
             workers, mp_context=context, initializer=_init_worker, initargs=(job,)
         ) as pool:
             try:
-                for task in _tasks(source, per_task):
+                for task in tasks:
+                    if task.error is not None:
+                        # The tasks before it are taken first: an error in them comes first.
+                        while window:
+                            future, size = window.popleft()
+                            take(future.result(), size)
+                        raise task.error
                     window.append((pool.submit(_work, task), _size(task)))
                     if len(window) >= 2 * workers:
                         future, size = window.popleft()

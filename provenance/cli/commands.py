@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import stat
+import sys
 import tempfile
 from contextlib import nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -31,8 +33,13 @@ class OutputFormat(StrEnum):
 
 @app.command()
 def tag(
-    input: Annotated[Path, typer.Argument(help="JSONL file of generated records (.gz/.zst ok).")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Signed JSONL to write.")],
+    input: Annotated[
+        Path,
+        typer.Argument(help="JSONL file of generated records (.gz/.zst ok; - reads stdin)."),
+    ],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Signed JSONL to write (- writes stdout).")
+    ],
     key: Annotated[str, typer.Option(help="Project key name or PEM private key file.")],
     insecure_key: Annotated[
         bool,
@@ -104,7 +111,10 @@ def tag(
     """Sign records generated earlier: one manifest per record.
 
     The output is written to a temporary file and moved into place only when every record was
-    signed, so a bad input line leaves nothing half-written.
+    signed, so a bad input line (or a stop by SIGINT or SIGTERM) leaves nothing half-written.
+    Every line written is one 'provenance verify' reads: a line longer than 16 MiB, as it stands
+    or once signed, is refused with its file and line. To stdout or a pipe (-o -) records are
+    written as they are signed; the exit code then says whether the stream is complete.
     """
     from provenance import project
     from provenance.cli.progress import progress_bar
@@ -141,6 +151,39 @@ def tag(
     )
     if batch_sidecar and batch_size is None:
         raise InputError("--batch-sidecar needs --batch-size")
+    from_stdin = str(input) == "-"
+    streamed = _is_stream(output)
+    if streamed and batch_sidecar:
+        raise InputError("--batch-sidecar writes a file next to the output; give -o FILE")
+
+    def sign(handle: IO[bytes], sidecar: tuple[str, IO[bytes]] | None) -> int:
+        if from_stdin or JsonlSource.accepts(input) or _is_stream(input):
+            with progress_bar([input], "signing") as progress:
+                return tag_jsonl(
+                    tagger,
+                    sys.stdin.buffer if from_stdin else input,
+                    handle,
+                    batch_size=batch_size,
+                    generated_at=when,
+                    contributions=contributions,
+                    replace_existing=replace_existing,
+                    sidecar=sidecar,
+                    workers=workers,
+                    progress=progress,
+                )
+        writer = RecordWriter(tagger, handle, batch_size, sidecar=sidecar)
+        return _tag_records(writer, input, when, contributions, replace_existing)
+
+    mode = f"batches of {batch_size}" if batch_size else "one signature per record"
+    if streamed:
+        # A pipe, a terminal or a device: nothing to move into place; written as signed.
+        with (
+            nullcontext(sys.stdout.buffer) if str(output) == "-" else open_binary_write(output)
+        ) as stream:
+            count = sign(stream, None)
+            stream.flush()
+        echo(f"signed {count} records → {output} ({mode}, key {signer.keyid[:16]})", err=True)
+        return
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temporary(output)
     side = sidecar_path(output) if batch_sidecar else None
@@ -150,24 +193,7 @@ def tag(
             open_binary_write(tmp) as handle,
             side_tmp.open("wb") if side_tmp is not None else nullcontext() as side_handle,
         ):
-            sidecar = None if side_handle is None else (output.name, side_handle)
-            if JsonlSource.accepts(input):
-                with progress_bar([input], "signing") as progress:
-                    count = tag_jsonl(
-                        tagger,
-                        input,
-                        handle,
-                        batch_size=batch_size,
-                        generated_at=when,
-                        contributions=contributions,
-                        replace_existing=replace_existing,
-                        sidecar=sidecar,
-                        workers=workers,
-                        progress=progress,
-                    )
-            else:
-                writer = RecordWriter(tagger, handle, batch_size, sidecar=sidecar)
-                count = _tag_records(writer, input, when, contributions, replace_existing)
+            count = sign(handle, None if side_handle is None else (output.name, side_handle))
         umask = os.umask(0)
         os.umask(umask)
         for done in (tmp, side_tmp):
@@ -180,10 +206,23 @@ def tag(
         tmp.unlink(missing_ok=True)
         if side_tmp is not None:
             side_tmp.unlink(missing_ok=True)
-    mode = f"batches of {batch_size}" if batch_size else "one signature per record"
     if side is not None:
         mode += f", envelopes in {side.name}"
     echo(f"signed {count} records → {output} ({mode}, key {signer.keyid[:16]})")
+
+
+def _is_stream(path: Path) -> bool:
+    """Whether ``path`` is ``-`` (stdin or stdout) or names something that is not a regular file
+    or a folder: a pipe, a terminal, a device such as /dev/null or /dev/stdout. Such an output
+    is written in place (never replaced by a temporary file) and such an input read as a
+    stream."""
+    if str(path) == "-":
+        return True
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def _temporary(path: Path) -> Path:
@@ -203,10 +242,20 @@ def _tag_records(
 ) -> int:
     """Sign a source that is not JSONL (Parquet, datasets), record by record."""
     from provenance import canonical
+    from provenance.limits import DEFAULT_LIMITS
     from provenance.sources import open_source
     from provenance.verification import PROVENANCE_KEY
 
+    most = DEFAULT_LIMITS.max_record_bytes
     for raw in open_source(input):
+        if len(raw.data) > most:
+            raise InputError(
+                f"record longer than {most} bytes",
+                source=raw.source,
+                line=raw.line,
+                hint=f"'provenance verify' reads lines of at most {most} bytes, a record's "
+                "manifest included (Limits.max_record_bytes)",
+            )
         try:
             record = canonical.parse_record(raw.data)
         except MalformedJSONError as exc:
