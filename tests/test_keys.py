@@ -76,3 +76,54 @@ def test_unknown_key_name_is_a_clear_error(workdir: Path, cli: Runner) -> None:
     assert result.code == 2
     assert "no key file 'nope'" in result.err
     assert "Traceback" not in result.err
+
+
+def _entries(project: Path) -> dict[str, dict[str, object]]:
+    import yaml
+
+    store = yaml.safe_load((project / ".provenance" / "trust.yaml").read_text())
+    return {k["name"]: k for k in store["keys"]}
+
+
+def test_what_a_key_signs_is_chosen_when_it_is_trusted(project_dir: Path, cli: Runner) -> None:
+    made = cli("keys", "generate", "registry", "--trust", "--signs", "checkpoints, evidence")
+    assert made.code == 0, made.err
+    assert "trusted 'registry'" in made.out and "to sign evidence, checkpoints" in made.out
+    other = PrivateKeySigner.generate()
+    pem = project_dir / "partner.pub"
+    pem.write_bytes(other.verifying_key().pem())
+    trusted = cli("keys", "trust", pem, "--provider", "openai", "--signs", "records,records")
+    assert trusted.code == 0, trusted.err
+    entries = _entries(project_dir)
+    assert entries["registry"]["signs"] == ["evidence", "checkpoints"]
+    assert "signs" not in entries["partner"]  # records, the default, is left out
+    assert "signs" not in entries["gen"]
+    listing = cli("keys", "list").out
+    assert "signs evidence,checkpoints for *" in listing
+    assert "signs records for openai" in listing
+
+
+def test_rotate_carries_what_the_key_signs(project_dir: Path, cli: Runner) -> None:
+    made = cli(
+        "keys", "generate", "registry", "--trust", "--signs", "evidence,checkpoints",
+        "--provider", "contoso",
+    )  # fmt: skip
+    assert made.code == 0
+    assert cli("keys", "rotate", "registry", "registry-2025").code == 0
+    entries = _entries(project_dir)
+    assert entries["registry-2025"]["signs"] == ["evidence", "checkpoints"]
+    assert entries["registry-2025"]["providers"] == ["contoso"]
+    assert "valid_until" in entries["registry"]
+
+
+def test_an_unknown_kind_to_sign_is_refused_before_anything_is_made(
+    project_dir: Path, cli: Runner
+) -> None:
+    result = cli("keys", "generate", "other", "--trust", "--signs", "manifests")
+    assert result.code == 2
+    assert "--signs: unknown kind 'manifests'" in result.err
+    assert "records, evidence, checkpoints" in result.err
+    assert not (project_dir / ".provenance" / "keys" / "other.key").exists()
+    empty = cli("keys", "trust", "gen", "--name", "again", "--signs", ",")
+    assert empty.code == 2
+    assert "Traceback" not in empty.err
