@@ -219,8 +219,8 @@ def verify_bundle(
 ) -> BundleReport:
     """Check a bundle offline (its bytes, or a seekable binary file). With ``trust`` every signature
     must be by a key it trusts for that kind of signature (``evidence`` for the bundle, its seal and
-    reports; ``checkpoints`` for the checkpoint; ``records`` for manifests), not revoked, valid at
-    the time the signed content claims; without, the bundle's own key and trust store are used,
+    reports; ``checkpoints`` or ``evidence`` for the checkpoint; ``records`` for manifests), not
+    revoked, valid at the time the signed content claims; without, the bundle's own key and trust store are used,
     which shows the bundle is whole and unchanged since it was made, not who made it.
 
     Raises :class:`BundleRefused` (no verdict) for a bundle beyond a bound of ``limits``."""

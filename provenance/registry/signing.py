@@ -7,9 +7,10 @@ trusts to sign both evidence and checkpoints.
 
 A registry signature is accepted only from a key whose trust entry (see :mod:`provenance.trust`)
 lists the right kind in ``signs`` — ``checkpoints`` for a checkpoint, ``evidence`` for a bundle's
-index and seal and the audit reports in it — that is not revoked, and whose validity window covers
-the time the signed content claims (the checkpoint's or the bundle's ``created_at``). Providers and
-organisations scope record signatures only. The keys come from a trust store file given by the
+index and seal and the audit reports in it (and, in a bundle, for its checkpoint, which the index
+binds) — that is not revoked, and whose validity window covers the time the signed content claims
+(the checkpoint's or the bundle's ``created_at``; the present time when it claims none). Providers
+and organisations scope record signatures only. The keys come from a trust store file given by the
 user, else from the project's trust store plus the project's own public keys that are not in it
 (:func:`verification_keys`).
 """
