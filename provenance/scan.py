@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import sys
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
 
 from provenance import canonical
@@ -472,8 +474,27 @@ def settle_worker_gc() -> None:
     _native.keep_freed_memory()
 
 
+def leave_signals_to_parent() -> None:
+    """Have a worker process leave SIGINT and SIGTERM to its parent while the parent lives.
+
+    A stop signal often reaches the whole process group (Ctrl-C, ``timeout``, a CI runner, a
+    scheduler). The parent then stops handing out work, waits for the tasks under way and removes
+    what they wrote; a worker that died on its own in the middle could leave a lock held or a
+    half-written spool file behind. A worker whose parent is gone (killed outright) exits on
+    either signal."""
+    parent = os.getppid()
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if os.getppid() != parent:
+            os._exit(128 + signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handle)
+
+
 def _init_worker(verifier: Verifier, collector: Any, max_failures: int) -> None:
     settle_worker_gc()
+    leave_signals_to_parent()
     _WORKER["verifier"] = verifier
     _WORKER["collector"] = collector
     _WORKER["max_failures"] = max_failures
@@ -552,12 +573,19 @@ def scan_paths(
             if progress:
                 progress(result.total, done_bytes)
 
-        for task in _tasks(paths):
-            window.append((pool.submit(_work, task), task))
-            if len(window) >= 2 * workers:
+        try:
+            for task in _tasks(paths):
+                window.append((pool.submit(_work, task), task))
+                if len(window) >= 2 * workers:
+                    drain_one()
+            while window:
                 drain_one()
-        while window:
-            drain_one()
+        except BaseException:
+            # Stopping (an error, a stop signal): the chunks not started are not worth waiting
+            # for; the pool then waits only for those under way.
+            for future, _ in window:
+                future.cancel()
+            raise
     return result
 
 

@@ -898,9 +898,10 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(job: _Job) -> None:
-    from provenance.scan import settle_worker_gc
+    from provenance.scan import leave_signals_to_parent, settle_worker_gc
 
     settle_worker_gc()
+    leave_signals_to_parent()
     _WORKER["job"] = job
 
 
@@ -1201,7 +1202,9 @@ def tag_jsonl(
     context = get_context("fork")
     direct = _direct_output(output)
     commit = None if direct is None else _Commit(context, *direct)
-    with tempfile.TemporaryDirectory(prefix="provenance-tag-", dir=_spool_root()) as spool:
+    # Named by the process, so that whoever finds one knows whose it is.
+    prefix = f"provenance-tag-{os.getpid()}-"
+    with tempfile.TemporaryDirectory(prefix=prefix, dir=_spool_root()) as spool:
         job = replace(job, spool=spool, commit=commit)
         window: deque[tuple[Future[_Done], int]] = deque()
         with ProcessPoolExecutor(

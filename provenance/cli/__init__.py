@@ -2,17 +2,20 @@
 
 Each command parses its arguments, calls one library function and picks a renderer. Every deliberate
 error is a :class:`~provenance.errors.ProvenanceError`; :func:`main` turns it into one line on stderr and
-the error's exit code (2 = no verdict), never a traceback.
+the error's exit code (2 = no verdict), never a traceback. SIGINT and SIGTERM stop a command the
+same way (:func:`~provenance.cli.app.stop_on_signals`): temporary files, spool folders and worker
+processes are removed, and the exit code is 128 plus the signal number (130, 143).
 """
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import typer
 
 from provenance.cli import audit, commands, keys, policy, registry
-from provenance.cli.app import app
+from provenance.cli.app import Stopped, app, stop_on_signals
 from provenance.errors import ProvenanceError
 
 __all__ = ["app", "main", "run"]
@@ -36,21 +39,24 @@ def _note_fast_path(argv: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (the console script exits with it)."""
-    _note_fast_path(sys.argv[1:] if argv is None else argv)
-    command = typer.main.get_command(app)
-    try:
-        command.main(args=argv, prog_name="provenance", standalone_mode=True)
-    except SystemExit as exc:
-        code = exc.code
-        if code is None:
-            return 0
-        return code if isinstance(code, int) else 2
-    except ProvenanceError as exc:
-        sys.stderr.write(f"provenance: error: {exc.diagnostics()}\n")
-        return exc.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write("provenance: interrupted\n")
-        return 2
+    with stop_on_signals():
+        try:
+            _note_fast_path(sys.argv[1:] if argv is None else argv)
+            command = typer.main.get_command(app)
+            command.main(args=argv, prog_name="provenance", standalone_mode=True)
+        except SystemExit as exc:
+            code = exc.code
+            if code is None:
+                return 0
+            return code if isinstance(code, int) else 2
+        except ProvenanceError as exc:
+            sys.stderr.write(f"provenance: error: {exc.diagnostics()}\n")
+            return exc.exit_code
+        except (Stopped, KeyboardInterrupt) as exc:
+            stopped = exc if isinstance(exc, Stopped) else Stopped(signal.SIGINT)
+            what = "interrupted" if stopped.signum == signal.SIGINT else "terminated"
+            sys.stderr.write(f"provenance: {what} ({signal.Signals(stopped.signum).name})\n")
+            return stopped.exit_code
     return 0
 
 

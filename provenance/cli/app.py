@@ -1,10 +1,73 @@
-"""The typer application object that every command module registers on."""
+"""The typer application object that every command module registers on, and how a command
+stops when asked to (SIGINT, SIGTERM)."""
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
+
+STOP_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
+"""The signals that stop a command cleanly: Ctrl-C, and what CI runners, schedulers, ``timeout``
+and ``kill`` send."""
+
+
+class Stopped(BaseException):
+    """Raised in the main thread when a stop signal arrives, so that the command unwinds: every
+    ``finally`` and ``with`` on the way out removes temporary output and spool folders and stops
+    worker processes. Like ``KeyboardInterrupt`` it is no ``Exception``, so nothing on the way
+    takes it for an error of its own; unlike it, click does not turn it into exit 1. Its exit
+    code is 128 plus the signal number (130 for SIGINT, 143 for SIGTERM), as a shell reports a
+    process killed by that signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """While it runs, SIGINT and SIGTERM raise :class:`Stopped` once; a signal arriving while
+    the command is already stopping is ignored, so that its clean-up is not cut short. Outside
+    the main thread (where handlers cannot be set) it does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    stopping = False
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        raise Stopped(signum)
+
+    before = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back while a few steps must happen together (moving an output
+    and its sidecar into place); one that arrived meanwhile is acted on after."""
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def command_group(**settings: Any) -> typer.Typer:

@@ -15,7 +15,7 @@ from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from provenance.cli.app import app
+from provenance.cli.app import app, signals_held
 from provenance.cli.output import echo, emit_json
 from provenance.errors import ConfigError, InputError, MalformedJSONError
 
@@ -199,9 +199,10 @@ def tag(
         for done in (tmp, side_tmp):
             if done is not None:
                 os.chmod(done, 0o666 & ~umask)
-        if side is not None and side_tmp is not None:
-            os.replace(side_tmp, side)
-        os.replace(tmp, output)
+        with signals_held():  # the data and its sidecar are replaced together or not at all
+            if side is not None and side_tmp is not None:
+                os.replace(side_tmp, side)
+            os.replace(tmp, output)
     finally:
         tmp.unlink(missing_ok=True)
         if side_tmp is not None:
