@@ -337,3 +337,25 @@ def test_the_sdk_writer_refuses_a_record_too_long_once_signed(tmp_path: Path) ->
         with pytest.raises(InputError, match=too_long):
             writer.write({"id": 2, "text": "x" * (MAX - 100)})
     assert [r["id"] for r in read_jsonl(tmp_path / "out.jsonl")] == [1]
+
+
+@pytest.mark.skipif(
+    os.geteuid() == 0, reason="as root, a regression would replace /dev/stdout for the machine"
+)
+def test_dev_stdout_is_written_in_place(project_dir: Path) -> None:
+    (project_dir / "in.jsonl").write_bytes(
+        b"".join(orjson.dumps(r) + b"\n" for r in chat_records(3))
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PROVENANCE_HOME"}
+    with (project_dir / "redirected.jsonl").open("wb") as stdout:
+        done = subprocess.run(
+            [sys.executable, "-m", "provenance", "tag", "in.jsonl", "-o", "/dev/stdout", *TAG],
+            cwd=project_dir,
+            env=env,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr.decode()
+    assert len(read_jsonl(project_dir / "redirected.jsonl")) == 3
+    assert Path("/dev/stdout").is_symlink()

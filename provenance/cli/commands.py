@@ -213,11 +213,11 @@ def tag(
 
 
 def _is_stream(path: Path) -> bool:
-    """Whether ``path`` is ``-`` (stdin or stdout) or names something that is not a regular file
-    or a folder: a pipe, a terminal, a device such as /dev/null or /dev/stdout. Such an output
-    is written in place (never replaced by a temporary file) and such an input read as a
-    stream."""
-    if str(path) == "-":
+    """Whether ``path`` is ``-`` (stdin or stdout), lies under /dev or /proc (/dev/stdout is a
+    link that may lead to a regular file), or names something that is not a regular file or a
+    folder: a pipe, a terminal, a device. Such an output is written in place (never replaced by
+    a temporary file) and such an input read as a stream."""
+    if str(path) == "-" or path.absolute().parts[1:2] in (("dev",), ("proc",)):
         return True
     try:
         mode = path.stat().st_mode
