@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck install wheel clean
+.PHONY: demo test lint typecheck fuzz install wheel clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -33,6 +33,18 @@ test: lint typecheck
 	PROVENANCE_NATIVE=0 $(BIN)/python -m pytest -n 2 -q -p no:cacheprovider \
 	  --ignore=tests/test_install.py
 	$(BIN)/python -m pytest -n 2 -q
+	$(MAKE) fuzz
+
+# A short run of both fuzz targets (FUZZ_SECONDS each): the native reader under AddressSanitizer
+# and UBSan against the reference, and the YAML inputs and evidence bundles people hand the tool.
+FUZZ_SECONDS ?= 45
+FUZZ_SEED ?= 1
+fuzz: $(STAMP)
+	@if command -v gcc >/dev/null 2>&1; then \
+	  $(BIN)/python tests/fuzz/fuzz_native_reader.py --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED); \
+	else echo "fuzz: no gcc here, the native reader's sanitizer run is skipped"; fi
+	$(BIN)/python tests/fuzz/fuzz_inputs.py --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED) \
+	  --crashes $(CURDIR)/fuzz-crashes
 
 # What a release publishes, in dist/: the sdist; a pure-Python wheel (py3-none-any, for any
 # platform, no compiler needed); and this machine's native wheel, repaired by auditwheel into a

@@ -166,6 +166,8 @@ class TrustedKey:
         pem = d.get("public_key")
         if not isinstance(pem, str):
             raise ConfigError(f"{where}: public_key (PEM) is missing")
+        if not pem.isascii():
+            raise ConfigError(f"{where}: public_key must be a PEM block (ASCII text)")
         key = VerifyingKey.from_pem(pem.encode("ascii"), where)
         stated = d.get("keyid")
         if stated is not None and stated != key.keyid:
@@ -263,12 +265,15 @@ class TrustStore:
         if not isinstance(raw_keys, list):
             raise ConfigError(f"{where}: 'keys' must be a list")
         threshold = d.get("threshold", 1)
-        if not isinstance(threshold, int) or threshold < 1:
+        if type(threshold) is not int or threshold < 1:
             raise ConfigError(f"{where}: threshold must be a whole number of at least 1")
+        version = d.get("version", 1)
+        if type(version) is not int or version < 1:
+            raise ConfigError(f"{where}: version must be a whole number of at least 1")
         keys = tuple(TrustedKey.from_dict(k, f"{where}: keys[{i}]") for i, k in enumerate(raw_keys))
         if len({k.keyid for k in keys}) != len(keys):
             raise ConfigError(f"{where}: the same key is listed twice")
-        return cls(keys=keys, version=int(d.get("version", 1)), threshold=threshold)
+        return cls(keys=keys, version=version, threshold=threshold)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -29,8 +29,10 @@ LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
         (DEEP_BLOCK, "nested deeper than the limit of 64 levels"),
         (LAUGHS, "expands to too many values"),
         ("keys: !!python/object/apply:os.system ['true']\n", "cannot read a value tagged"),
+        ("version: .inf\nkeys: []\n", "version must be a whole number of at least 1"),
+        ("keys:\n  - public_key: 'clé'\n", "keys[0]: public_key must be a PEM block"),
     ],
-    ids=["deep-flow", "deep-block", "billion-laughs", "python-tag"],
+    ids=["deep-flow", "deep-block", "billion-laughs", "python-tag", "version", "not-pem"],
 )
 def test_a_hostile_trust_store_is_refused_with_its_name(
     project_dir: Path, cli: Runner, text: str, message: str
@@ -140,3 +142,22 @@ def test_a_manifest_past_the_contribution_or_parent_limit_is_malformed(
     what = "257 contributions" if contributions > 1 else "4097 parents"
     limit = 256 if contributions > 1 else 4096
     assert f"names {what}, more than the limit of {limit}" in result.out
+
+
+def test_security_md_lists_every_limit_with_its_default() -> None:
+    import dataclasses
+    import re
+
+    from provenance.limits import DEFAULT_LIMITS
+
+    text = (Path(__file__).parents[1] / "SECURITY.md").read_text(encoding="utf-8")
+    table = text.split("<!-- limits-table", 1)[1].split("\n\n", 1)[0]
+    rows = dict(re.findall(r"^\| `(\w+)` \| ([^|]+) \|", table, re.MULTILINE))
+    units = {"KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}
+
+    def value(cell: str) -> int:
+        number, _, unit = cell.strip().partition(" ")
+        return int(number.replace(",", "")) * units.get(unit, 1)
+
+    fields = {f.name: getattr(DEFAULT_LIMITS, f.name) for f in dataclasses.fields(DEFAULT_LIMITS)}
+    assert {name: value(cell) for name, cell in rows.items()} == fields

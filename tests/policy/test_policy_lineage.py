@@ -283,7 +283,7 @@ def test_a_very_long_chain_is_refused_quickly_with_both_ends_shown(tmp_path: Pat
     (tmp_path / "data" / "a.jsonl").write_text('{"id": "a", "text": "hi"}\n')
     assert run_bounded(["init"], cwd=tmp_path).code == 0
     intent = ASSETS.parents[2] / "examples" / "intents" / "internal-classifier.yaml"
-    args = ["audit", "data", "--intent", intent, "--lineage", "lineage.yaml"]
+    args = ["audit", "data", "--intent", str(intent), "--lineage", "lineage.yaml"]
     result = run_bounded(args, cwd=tmp_path, memory=2 * GiB, cpu_seconds=60)
     assert result.killed_by is None
     assert result.code == 2, result.err
