@@ -146,13 +146,25 @@ def test_tag_stopped_by_a_signal_leaves_nothing_behind(
     assert destination.read_bytes() == b"the previous output\n"
 
 
+INTENT = Path(__file__).parent.parent / "examples" / "intents" / "internal-classifier.yaml"
+READERS = [
+    pytest.param(("verify",), id="verify"),
+    pytest.param(("audit", "--intent", INTENT), id="audit"),
+    pytest.param(("ingest", "--db", "sqlite:///registry.db"), id="ingest"),
+]
+
+
 @pytest.mark.parametrize(("signum", "group"), SIGNALS[:2])
-def test_verify_stopped_by_a_signal_stops_its_workers(
-    project_dir: Path, many_records: Path, signum: int, group: bool
+@pytest.mark.parametrize("command", READERS)
+def test_commands_that_read_data_stopped_by_sigterm_stop_their_workers(
+    project_dir: Path,
+    many_records: Path,
+    signum: int,
+    group: bool,
+    command: tuple[str | Path, ...],
 ) -> None:
-    # Unsigned records are judged quickly: the file given many times is enough to be stopped
-    # in the middle.
-    child = _start(["verify", *[many_records] * 40, "--workers", "2"], project_dir)
+    name, *options = command
+    child = _start([name, many_records, *options, "--workers", "2"], project_dir)
     _wait_for(lambda: len(_children(child.pid)) >= 2, child)
     workers = _children(child.pid)
     code, err = _stop(child, signum, group)
@@ -160,3 +172,7 @@ def test_verify_stopped_by_a_signal_stops_its_workers(
     assert "provenance: terminated (SIGTERM)" in err
     assert "Traceback" not in err
     assert [pid for pid in workers if _alive(pid)] == []
+    assert sorted(p.name for p in project_dir.iterdir() if p.name.startswith("registry")) in (
+        [],
+        ["registry.db"],
+    )
