@@ -14,8 +14,19 @@ from provenance.errors import InputError
 from provenance.sources.arrow import HfDatasetSource, ParquetSource
 from provenance.sources.base import DatasetSource, RawRecord
 from provenance.sources.jsonl import JsonlSource
+from provenance.sources.walk import DataWalk, Skipped, walk_inputs
 
-__all__ = ["SOURCES", "DatasetSource", "RawRecord", "data_files", "expand_paths", "open_source"]
+__all__ = [
+    "SOURCES",
+    "DataWalk",
+    "DatasetSource",
+    "RawRecord",
+    "Skipped",
+    "data_files",
+    "expand_paths",
+    "open_source",
+    "walk_data",
+]
 
 SOURCES: tuple[type[DatasetSource], ...] = (JsonlSource, ParquetSource, HfDatasetSource)
 """Every registered source, tried in order."""
@@ -33,54 +44,28 @@ def open_source(path: Path) -> DatasetSource:
     )
 
 
-def expand_paths(items: Sequence[str]) -> list[Path]:
-    """Files named by ``items``: files as given, directories walked, globs expanded, sorted."""
-    found: list[Path] = []
-    for item in items:
-        path = Path(item)
-        if any(ch in item for ch in "*?["):
-            matches = (
-                sorted(Path().glob(item))
-                if not path.is_absolute()
-                else sorted(Path(path.anchor).glob(str(path.relative_to(path.anchor))))
-            )
-            if not matches:
-                raise InputError(f"no file matches '{item}'")
-            found.extend(m for m in matches if m.is_file())
-        elif path.is_dir() and HfDatasetSource.accepts(path):
-            found.append(path)
-        elif path.is_dir():
-            found.extend(_walk(path))
-        elif path.exists():
-            found.append(path)
-        else:
-            raise InputError("no such file or directory", source=item)
-    return found
-
-
-def data_files(items: Sequence[str | Path]) -> list[Path]:
-    """:func:`expand_paths`, and an error naming what was given when it holds no data file."""
+def walk_data(items: Sequence[str | Path], *, follow_links: bool = False) -> DataWalk:
+    """The data files ``items`` name (files as given, folders walked, globs expanded; each real
+    file once, see :mod:`provenance.sources.walk`) and the paths skipped; an error naming what was
+    given when it holds no data file."""
     names = [str(item) for item in items]
-    paths = expand_paths(names)
-    if not paths:
+    walk = walk_inputs(names, SOURCES, follow_links=follow_links)
+    if not walk.files:
         raise InputError(
             f"no data files found in {', '.join(names) or 'nothing (no path given)'}",
             hint="data files are .jsonl, .jsonl.gz, .jsonl.zst, .parquet and datasets folders",
         )
-    return paths
+    return walk
 
 
-def _walk(folder: Path) -> list[Path]:
-    """Data files below ``folder``; a ``datasets`` directory counts as one input."""
-    out: list[Path] = []
-    for child in sorted(folder.iterdir()):
-        if child.name.startswith("."):
-            continue
-        if child.is_dir():
-            out.extend([child] if HfDatasetSource.accepts(child) else _walk(child))
-        elif any(source.accepts(child) for source in SOURCES):
-            out.append(child)
-    return out
+def expand_paths(items: Sequence[str], *, follow_links: bool = False) -> list[Path]:
+    """The files ``items`` name, by the rules of :mod:`provenance.sources.walk`; may be empty."""
+    return list(walk_inputs(list(items), SOURCES, follow_links=follow_links).files)
+
+
+def data_files(items: Sequence[str | Path], *, follow_links: bool = False) -> list[Path]:
+    """The files of :func:`walk_data`, without the list of paths skipped."""
+    return list(walk_data(items, follow_links=follow_links).files)
 
 
 def iter_records(paths: Sequence[Path]) -> Iterator[RawRecord]:
