@@ -44,21 +44,31 @@ class _Converter:
         self.max_depth = max_depth
         self.constructor = yaml.SafeLoader("")
 
-    def error(self, message: str, node: yaml.Node, hint: str | None = None) -> PolicyError:
-        return PolicyError(message, source=self.source, line=node.start_mark.line + 1, hint=hint)
+    def error(
+        self, message: str, node: yaml.Node, hint: str | None = None, limit: str | None = None
+    ) -> PolicyError:
+        line = node.start_mark.line + 1
+        return PolicyError(message, source=self.source, line=line, hint=hint, limit=limit)
 
     def convert(self, node: yaml.Node, depth: int = 0) -> object:
         self.budget -= 1
         if self.budget < 0:
             raise self.error(
-                "the file expands to too many values", node, "avoid aliases that repeat large parts"
+                "the file expands to too many values",
+                node,
+                "avoid aliases that repeat large parts",
+                limit="max_yaml_bytes",
             )
         line = node.start_mark.line + 1
         if isinstance(node, yaml.CollectionNode):
             if node.tag not in (_MAP_TAG, _SEQ_TAG):
                 raise self.error(f"cannot read a value tagged {node.tag}", node)
             if depth >= self.max_depth:
-                raise self.error(f"nested deeper than the limit of {self.max_depth} levels", node)
+                raise self.error(
+                    f"nested deeper than the limit of {self.max_depth} levels",
+                    node,
+                    limit="max_yaml_depth",
+                )
         if isinstance(node, yaml.MappingNode):
             mapping = Located(line)
             for key_node, value_node in node.value:
@@ -102,11 +112,23 @@ def parse_yaml(
     An empty document is an error unless ``empty`` gives the value to return for it.
     """
     if len(text.encode()) > limits.max_yaml_bytes:
-        raise PolicyError(f"larger than the limit of {limits.max_yaml_bytes} bytes", source=source)
+        raise PolicyError(
+            f"larger than the limit of {limits.max_yaml_bytes} bytes",
+            source=source,
+            limit="max_yaml_bytes",
+        )
     try:
         node = yaml.compose(text, Loader=_COMPOSER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        if "nesting depth" in str(exc.problem):
+            # libyaml's own bound (1,000 levels), met before the converter counts to ours.
+            raise PolicyError(
+                f"nested deeper than the limit of {limits.max_yaml_depth} levels",
+                source=source,
+                line=None if mark is None else mark.line + 1,
+                limit="max_yaml_depth",
+            ) from None
         raise PolicyError(
             f"not valid YAML: {exc.problem or exc.context}",
             source=source,
@@ -117,7 +139,9 @@ def parse_yaml(
     except RecursionError:
         # The pure-Python composer recurses per level; libyaml stops at its own limit first.
         raise PolicyError(
-            f"nested deeper than the limit of {limits.max_yaml_depth} levels", source=source
+            f"nested deeper than the limit of {limits.max_yaml_depth} levels",
+            source=source,
+            limit="max_yaml_depth",
         ) from None
     if node is None:
         if empty is not ...:
@@ -136,7 +160,9 @@ def read_yaml(path: Path, limits: Limits = DEFAULT_LIMITS, *, empty: object = ..
             data = handle.read(limits.max_yaml_bytes + 1)
         if len(data) > limits.max_yaml_bytes:
             raise PolicyError(
-                f"file is more than the limit of {limits.max_yaml_bytes} bytes", source=source
+                f"file is more than the limit of {limits.max_yaml_bytes} bytes",
+                source=source,
+                limit="max_yaml_bytes",
             )
         text = data.decode("utf-8")
     except FileNotFoundError:
@@ -161,11 +187,12 @@ def parse_json_document(data: bytes | str, what: str, limits: Limits = DEFAULT_L
 
     if len(data) > limits.max_document_bytes:
         raise MalformedJSONError(
-            f"{what} is larger than the limit of {limits.max_document_bytes} bytes"
+            f"{what} is larger than the limit of {limits.max_document_bytes} bytes",
+            limit="max_document_bytes",
         )
     try:
         return canonical.parse_json(data, max_depth=limits.max_json_depth, what=what)
     except MalformedJSONError as exc:
         if what in exc.message:
             raise
-        raise MalformedJSONError(f"{what}: {exc.message}", hint=exc.hint) from None
+        raise MalformedJSONError(f"{what}: {exc.message}", hint=exc.hint, limit=exc.limit) from None

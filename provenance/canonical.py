@@ -132,7 +132,9 @@ def _check_tree(value: Any, max_depth: int, surrogates: bool) -> None:
     while stack:
         node, depth = stack.pop()
         if depth > max_depth:
-            raise MalformedJSONError(f"nesting deeper than {max_depth} levels")
+            raise MalformedJSONError(
+                f"nesting deeper than {max_depth} levels", limit="max_json_depth"
+            )
         children: Any = node
         if type(node) is dict:
             children = node.values()
@@ -205,7 +207,9 @@ def parse_json(
     except json.JSONDecodeError as exc:
         raise _decode_error(exc, what) from None
     except RecursionError:
-        raise MalformedJSONError(f"nesting deeper than {max_depth} levels") from None
+        raise MalformedJSONError(
+            f"nesting deeper than {max_depth} levels", limit="max_json_depth"
+        ) from None
     _check_tree(value, max_depth, surrogates)
     return value
 

@@ -31,12 +31,16 @@ class ProvenanceError(Exception):
         source: str | None = None,
         line: int | None = None,
         hint: str | None = None,
+        limit: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.source = source
         self.line = line
         self.hint = hint
+        self.limit = limit
+        """The field of :class:`~provenance.limits.Limits` the input went past, if that is the
+        problem (the input may be sound, only too large or too deep to judge)."""
 
     def location(self) -> str:
         """``file:line`` (or just ``file``) where the problem is, or an empty string."""

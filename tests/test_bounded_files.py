@@ -25,7 +25,7 @@ LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (DEEP_FLOW, "nest"),
+        (DEEP_FLOW, "nested deeper than the limit of 64 levels"),
         (DEEP_BLOCK, "nested deeper than the limit of 64 levels"),
         (LAUGHS, "expands to too many values"),
         ("keys: !!python/object/apply:os.system ['true']\n", "cannot read a value tagged"),

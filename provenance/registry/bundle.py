@@ -228,9 +228,9 @@ def verify_bundle(
     return _Check(handle, trust, limits, now or datetime.now(UTC)).run()
 
 
-def _bound(message: str) -> bool:
+def _bound(error: ProvenanceError) -> bool:
     """Whether a reader's error is a bound of :class:`Limits` (nesting, expansion), not damage."""
-    return "deeper than" in message or "too many values" in message
+    return error.limit is not None
 
 
 class _Check:
@@ -355,7 +355,7 @@ class _Check:
         except UnicodeDecodeError:
             self.report.problems.append("trust.yaml: not UTF-8 text")
         except ProvenanceError as exc:
-            if _bound(exc.message):
+            if _bound(exc):
                 raise BundleRefused(exc.diagnostics()) from None
             self.report.problems.append(f"trust.yaml: {exc.diagnostics()}")
         return TrustStore()
@@ -383,7 +383,7 @@ class _Check:
                 dsse.Envelope.from_dict(envelope).payload, max_depth=self.limits.max_json_depth
             )
         except ProvenanceError as exc:
-            if _bound(exc.message):
+            if _bound(exc):
                 raise BundleRefused(f"{INDEX}: {exc.message}") from None
             report.problems.append(f"{INDEX}: {exc.message}")
             return None
@@ -446,7 +446,7 @@ class _Check:
         try:
             _, seal = read_statement(envelope, SEAL_PREDICATE, "seal")
         except LogError as exc:
-            if _bound(exc.message):
+            if _bound(exc):
                 raise BundleRefused(
                     f"the zip's seal: {exc.message.removeprefix('seal: ')}"
                 ) from None
@@ -485,7 +485,7 @@ class _Check:
         try:
             return parse_json_document(raw, what, self.limits)
         except MalformedJSONError as exc:
-            if _bound(exc.message) or len(raw) > self.limits.max_document_bytes:
+            if _bound(exc) or len(raw) > self.limits.max_document_bytes:
                 raise BundleRefused(exc.message) from None
             self.report.problems.append(f"{what} is not valid JSON ({exc.message})")
             return None
@@ -647,7 +647,7 @@ class _Check:
         try:
             return canonical.parse_json(line, max_depth=self.limits.max_json_depth)
         except MalformedJSONError as exc:
-            if _bound(exc.message):
+            if _bound(exc):
                 raise BundleRefused(f"{name} line {number}: {exc.message}") from None
             self.report.problems.append(f"{name} line {number} is not valid JSON")
             return None
@@ -665,7 +665,7 @@ class _Check:
         try:
             checkpoint = parse_checkpoint(envelope, "checkpoint.json")
         except LogError as exc:
-            if _bound(exc.message):
+            if _bound(exc):
                 raise BundleRefused(exc.message) from None
             report.problems.append(exc.message)
             return None
@@ -850,7 +850,7 @@ class _Check:
             try:
                 _, signed = read_statement(envelope, REPORT_PREDICATE, name)
             except LogError as exc:
-                if _bound(exc.message):
+                if _bound(exc):
                     raise BundleRefused(exc.message) from None
                 report.problems.append(exc.message)
                 continue
@@ -895,7 +895,7 @@ class _Check:
                     str(text), f"log entry #{seq}: policies", self.limits
                 )
             except MalformedJSONError as exc:
-                if _bound(exc.message):
+                if _bound(exc):
                     raise BundleRefused(exc.message) from None
                 report.problems.append(exc.message)
                 continue

@@ -164,13 +164,13 @@ def read_statement(envelope_data: Any, predicate_type: str, what: str) -> tuple[
     try:
         envelope = dsse.Envelope.from_dict(envelope_data)
     except ProvenanceError as exc:
-        raise LogError(f"{what}: {exc.message}") from exc
+        raise LogError(f"{what}: {exc.message}", limit=exc.limit) from exc
     if envelope.payload_type != PAYLOAD_TYPE:
         raise LogError(f"{what}: payloadType is '{envelope.payload_type}'")
     try:
         statement = Statement.from_dict(canonical.parse_json(envelope.payload))
     except (MalformedJSONError, ManifestError) as exc:
-        raise LogError(f"{what}: {exc.message}") from exc
+        raise LogError(f"{what}: {exc.message}", limit=exc.limit) from exc
     if statement.predicate_type != predicate_type:
         raise LogError(f"{what}: predicateType is '{statement.predicate_type}'")
     return envelope, statement
