@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, Final, Generic, Protocol, TypeVar
 
 from provenance import canonical
 from provenance.errors import InputError, MalformedJSONError
@@ -252,6 +252,10 @@ def read_chunks(
                         )
                     rest = block
                     continue
+                if rest and block.find(b"\n") > max_line:
+                    # The line carried over ended in this block; a line wholly inside one block
+                    # (chunk_bytes at most max_line) cannot be too long.
+                    raise InputError(f"line longer than {max_line} bytes", source=source, line=line)
                 data, rest = block[:cut], block[cut + 1 :]
                 yield Chunk(source, line, data)
                 line += data.count(b"\n") + 1
@@ -427,21 +431,48 @@ def spans(
             if end >= size:
                 yield Span(source, start, size)
                 return
+            boundary = end
+            line_start: int | None = None
             handle.seek(end)
             while True:
                 block = handle.read(1 << 16)
                 cut = block.find(b"\n")
-                if cut >= 0:
-                    end += cut
+                end += cut if cut >= 0 else len(block)
+                if end - start > max_line:
+                    # Only here can the line across the boundary be too long: find where it starts.
+                    if line_start is None:
+                        line_start = _line_start(handle, start, boundary)
+                    if end - line_start > max_line:
+                        raise InputError(
+                            f"line longer than {max_line} bytes",
+                            source=source,
+                            line=_line_number(handle, line_start),
+                        )
+                if cut >= 0 or not block:
                     break
-                if not block:
-                    end = size
-                    break
-                end += len(block)
-                if end - start > chunk_bytes + max_line:
-                    raise InputError(f"line longer than {max_line} bytes", source=source)
+                handle.seek(end)
             yield Span(source, start, end)
             start = end + 1
+
+
+def _line_start(handle: BinaryIO, start: int, boundary: int) -> int:
+    """Where the line running across ``boundary`` starts (at ``start`` or after a line end)."""
+    handle.seek(start)
+    cut = handle.read(boundary - start).rfind(b"\n")
+    return start if cut < 0 else start + cut + 1
+
+
+def _line_number(handle: BinaryIO, position: int) -> int:
+    """The line number at ``position`` (the line ends before it, plus one), read in blocks."""
+    handle.seek(0)
+    lines, left = 1, position
+    while left > 0:
+        block = handle.read(min(left, 1 << 20))
+        if not block:
+            break
+        lines += block.count(b"\n")
+        left -= len(block)
+    return lines
 
 
 def _shift(partial: ScanPartial[C], lines: int, collector: Collector[C] | None) -> ScanPartial[C]:

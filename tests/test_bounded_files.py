@@ -161,3 +161,30 @@ def test_security_md_lists_every_limit_with_its_default() -> None:
 
     fields = {f.name: getattr(DEFAULT_LIMITS, f.name) for f in dataclasses.fields(DEFAULT_LIMITS)}
     assert {name: value(cell) for name, cell in rows.items()} == fields
+
+
+def _line_of(size: int, record_id: str) -> bytes:
+    head = b'{"id": "' + record_id.encode() + b'", "t": "'
+    return head + b"x" * (size - len(head) - 2) + b'"}'
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz"])
+def test_verify_reads_a_line_of_the_limit_and_names_one_byte_more(
+    tmp_path: Path, cli: Runner, workers: str, suffix: str
+) -> None:
+    import gzip
+
+    limit = 16 * 1024 * 1024
+    short = b'{"id": "a"}\n' * 300_000  # several chunks before the long lines
+    at_limit = short + _line_of(limit, "c") + b"\n" + b'{"id": "d"}\n'
+    past = short + _line_of(limit + 1, "c") + b"\n" + b'{"id": "d"}\n'
+    opener = gzip.compress if suffix.endswith(".gz") else bytes
+    (tmp_path / f"ok{suffix}").write_bytes(opener(at_limit))
+    (tmp_path / f"long{suffix}").write_bytes(opener(past))
+    ok = cli("verify", "--trust", "/dev/null", "--workers", workers, tmp_path / f"ok{suffix}")
+    assert ok.code == 1, ok.err
+    assert "300,002 records" in ok.out or "300002 records" in ok.out
+    long = cli("verify", "--trust", "/dev/null", "--workers", workers, tmp_path / f"long{suffix}")
+    assert long.code == 2
+    assert f"long{suffix}:300001: line longer than {limit} bytes" in long.err
