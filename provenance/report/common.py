@@ -75,6 +75,23 @@ def rule_groups(findings: Iterable[Finding]) -> list[RuleGroup]:
     ]
 
 
+def waiver_note(finding: Finding) -> str | None:
+    """How a waived finding reads in every format: what it was, who accepted it and until when.
+
+    ``None`` when no waiver applied to ``finding``.
+    """
+    waiver = finding.waived_by
+    if waiver is None:
+        return None
+    was = finding.original_outcome or finding.outcome
+    return f"waived (was {was}) by {waiver.owner}, expires {waiver.expires.isoformat()}"
+
+
+def first_waived(findings: Iterable[Finding]) -> Finding | None:
+    """The first waived finding among ``findings`` (a decision's or a rule group's), if any."""
+    return next((f for f in findings if f.waived_by is not None), None)
+
+
 def safe_url(value: object) -> str | None:
     """``value`` when it is an absolute http(s) URL, else None: nothing else becomes a link."""
     if not isinstance(value, str) or any(c in value for c in " \t\r\n\"'<>`"):

@@ -17,7 +17,16 @@ import jinja2
 from provenance.policy.model import most_severe
 from provenance.report import graph_layout
 from provenance.report.base import Renderer
-from provenance.report.common import display_path, pct, plural, rule_groups, safe_url, title_of
+from provenance.report.common import (
+    display_path,
+    first_waived,
+    pct,
+    plural,
+    rule_groups,
+    safe_url,
+    title_of,
+    waiver_note,
+)
 
 if TYPE_CHECKING:
     from provenance.auditor import AuditReport
@@ -132,6 +141,8 @@ def _environment() -> jinja2.Environment:
     env.filters["pct"] = pct
     env.filters["display_path"] = display_path
     env.globals["plural"] = plural
+    env.globals["first_waived"] = first_waived
+    env.globals["waiver_note"] = waiver_note
     env.globals["node_lines"] = graph_layout.node_lines
     env.globals["KIND_LABEL"] = graph_layout.KIND_LABEL
     return env

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from provenance.policy.report import Finding
 from provenance.report.base import Renderer
-from provenance.report.common import RuleGroup, display_path, rule_groups, title_of
+from provenance.report.common import RuleGroup, display_path, rule_groups, title_of, waiver_note
 
 if TYPE_CHECKING:
     from provenance.auditor import AuditReport
@@ -33,7 +33,8 @@ def _text(value: object) -> str:
 def _details(report: AuditReport, f: Finding) -> str:
     lines = [f"{f.outcome.upper()}: {f.reason}"]
     if f.waived_by is not None:
-        lines[0] += f" (waived; was {f.original_outcome})"
+        lines[0] += f" ({waiver_note(f)})"
+        lines.append(f"  waiver: {f.waived_by.reason}")
     if f.clause is not None:
         lines.append(f"  clause: {f.clause.section} {f.clause.paraphrase}")
         lines.append(f"  citation: {f.clause.citation}")
@@ -125,12 +126,9 @@ class JunitRenderer(Renderer):
             failure.text = _text(details)
             counts["failures"] += 1
         elif group.waived and len(group.waived) == len(group.findings):
-            w = group.waived[0].waived_by
-            reason = (
-                "waived"
-                if w is None
-                else f"waived by {w.owner} until {w.expires.isoformat()}: {w.reason}"
-            )
+            first = group.waived[0]
+            note, w = waiver_note(first), first.waived_by
+            reason = "waived" if note is None or w is None else f"{note}: {w.reason}"
             skipped = ET.SubElement(case, "skipped", message=_text(reason))
             skipped.text = _text(details)
             counts["skipped"] += 1

@@ -15,12 +15,14 @@ from provenance.policy.report import Finding
 from provenance.report.base import Renderer
 from provenance.report.common import (
     display_path,
+    first_waived,
     pct,
     plural,
     rule_groups,
     safe_url,
     short,
     title_of,
+    waiver_note,
 )
 
 if TYPE_CHECKING:
@@ -108,24 +110,25 @@ class MarkdownRenderer(Renderer):
 
     def _decisions(self, report: AuditReport) -> list[str]:
         out = ["### Decisions", ""]
-        rows: list[tuple[str, str, Finding | None, int]] = []
+        rows: list[tuple[str, str, Finding | None, int, Finding | None]] = []
         for d in report.policy.decisions:
             deciding = d.deciding[0] if d.deciding else None
-            rows.append((d.terms, d.outcome, deciding, d.record_count))
+            rows.append((d.terms, d.outcome, deciding, d.record_count, first_waived(d.findings)))
         for group in rule_groups(report.extra_findings):
-            rows.append((group.terms, group.outcome, group.findings[0], group.record_count))
+            waived = first_waived(group.findings)
+            rows.append((group.terms, group.outcome, group.findings[0], group.record_count, waived))
         if not rows:
             return [*out, "No terms document reaches this data.", ""]
         out += [
             "| Terms | Decision | Clause | Records | Path |",
             "|---|---|---|---:|---|",
         ]
-        for terms, outcome, finding, records in rows:
+        for terms, outcome, finding, records, waived in rows:
             title = title_of(report, terms)
             label = md(terms) + (f"<br><sub>{md(title)}</sub>" if title else "")
             decision = f"{ICON[outcome]} **{outcome.upper()}**"
-            if finding is not None and finding.waived_by is not None:
-                decision += " (waived)"
+            if waived is not None:
+                decision += f"<br><sub>{md(waiver_note(waived))}</sub>"
             path = md(short(finding.path, 160)) if finding is not None else "—"
             out.append(f"| {label} | {decision} | {_clause_cell(finding)} | {records} | {path} |")
         return [*out, ""]
@@ -221,7 +224,7 @@ class MarkdownRenderer(Renderer):
     def _finding(self, report: AuditReport, f: Finding) -> list[str]:
         head = f"- **{f.outcome.upper()}**"
         if f.waived_by is not None:
-            head += f" (waived; was {f.original_outcome})"
+            head += f", {md(waiver_note(f))}"
         head += f": {md(f.reason)}"
         lines = [head]
         if f.clause is not None:

@@ -30,6 +30,7 @@ from provenance.report.common import (
     rule_groups,
     safe_url,
     title_of,
+    waiver_note,
 )
 
 if TYPE_CHECKING:
@@ -200,6 +201,9 @@ class SarifRenderer(Renderer):
             text += f". Path: {finding.path}."
             if finding.settles:
                 text += " To settle: " + "; ".join(finding.settles) + "."
+            waived = waiver_note(finding)
+            if waived is not None and finding.waived_by is not None:
+                text += f" {waived[0].upper()}{waived[1:]}: {finding.waived_by.reason}"
             properties: dict[str, Any] = {
                 "outcome": finding.outcome,
                 "terms": finding.terms,
@@ -235,7 +239,8 @@ class SarifRenderer(Renderer):
                     {
                         "kind": "external",
                         "status": "accepted",
-                        "justification": waiver.reason,
+                        "justification": f"{waiver.reason} (accepted by {waiver.owner}, "
+                        f"expires {waiver.expires.isoformat()})",
                         "properties": {
                             "owner": waiver.owner,
                             "expires": waiver.expires.isoformat(),

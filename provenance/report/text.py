@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from provenance.report.base import Renderer
+from provenance.report.common import first_waived, waiver_note
 
 if TYPE_CHECKING:
     from provenance.auditor import AuditReport
 
 MARK = {"allow": "ALLOW ", "review": "REVIEW", "deny": "DENY  "}
+WAIVED = "WAIVED"
+"""The mark of a decision that allows only because a waiver accepted what it would deny or review."""
 
 
 def _pct(value: float) -> str:
@@ -38,8 +41,15 @@ class TextRenderer(Renderer):
         if not report.policy.decisions:
             lines.append("  (no terms document reaches this data)")
         for d in report.policy.decisions:
-            lines.append(f"  {MARK[d.outcome]} {d.terms}  ({d.record_count} records)")
-            shown = d.deciding[: 1 if d.outcome == "allow" else 3]
+            waived = first_waived(d.findings)
+            mark = WAIVED if waived is not None and d.outcome == "allow" else MARK[d.outcome]
+            head = f"  {mark} {d.terms}  ({d.record_count} records)"
+            if mark == WAIVED and waived is not None:
+                head += f" — {waiver_note(waived)}"
+            lines.append(head)
+            deciding = sorted(d.deciding, key=lambda f: f.waived_by is None)
+            shown = deciding[: 1 if d.outcome == "allow" else 3]
+            shown += [f for f in d.findings if f.waived_by is not None and f not in shown]
             for f in shown:
                 section = f" {f.clause.section}" if f.clause else ""
                 head = f"{f.rule}{section}: " if f.rule else ""
@@ -51,8 +61,14 @@ class TextRenderer(Renderer):
                     lines.append(f"         to settle: {'; '.join(f.settles)}")
                 if f.sample_record_ids:
                     lines.append(f"         e.g. {', '.join(f.sample_record_ids)}")
+                if f.waived_by is not None:
+                    lines.append(f"         {waiver_note(f)}: {f.waived_by.reason}")
         for f in report.extra_findings:
-            lines.append(f"  {MARK[f.outcome]} {f.terms} {f.rule}: {f.reason}")
+            note = waiver_note(f)
+            mark = MARK[f.outcome] if note is None else WAIVED
+            lines.append(
+                f"  {mark} {f.terms} {f.rule}: {f.reason}" + ("" if note is None else f" ({note})")
+            )
         if report.policy.obligations:
             lines += ["", "obligations:"]
             for o in report.policy.obligations:

@@ -73,7 +73,7 @@ def test_obligations_statistics_and_collapsed_details(scenarios: Scenarios) -> N
 
 def test_waivers_are_listed(scenarios: Scenarios) -> None:
     text = _render(scenarios.waived)
-    assert "(waived)" in text
+    assert "waived (was deny) by jane@acme.example, expires 2026-01-31" in text
     rows = _table(text, "### Waivers")
     assert rows[0][0] == "applied"
     assert "LR-112" in rows[0][5]
