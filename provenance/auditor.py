@@ -690,7 +690,7 @@ def run_audit(
         summary=summary,
         dataset_digest="sha256:" + state.digest.root().hex(),
         policies=tuple(_policy_refs(inputs, used)),
-        graph=_graph_view(graph),
+        graph=_graph_view(graph, classes),
         class_sources={c.id: dict(state.class_sources.get(c.key, {})) for c in classes},
         trust_store_version=trust.version,
         intent_source=inputs.intent_source,
@@ -768,14 +768,28 @@ def _file_digest(doc: TermsDocument) -> str | None:
         return None
 
 
-def _graph_view(graph: LineageGraph) -> GraphView:
+def _graph_view(graph: LineageGraph, classes: Iterable[RecordClass] = ()) -> GraphView:
+    """The graph as plain data; a record class node lists its parts (who wrote what, in which
+    role), so a reader can name the class by what it is rather than by its id."""
     g = graph.graph
+    parts = {
+        c.id: [
+            {"model": p.model, "provider": p.provider, "role": p.role, "pointer": p.pointer}
+            for p in c.contributions
+        ]
+        for c in classes
+    }
     nodes = tuple(
         {
             "id": n,
             "kind": str(d.get("kind")),
             "name": str(d.get("name")),
             **({"records": int(d["records"])} if "records" in d else {}),
+            **(
+                {"parts": parts[str(d.get("name"))]}
+                if d.get("kind") == "class" and str(d.get("name")) in parts
+                else {}
+            ),
         }
         for n, d in sorted(g.nodes(data=True))
     )

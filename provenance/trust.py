@@ -25,7 +25,7 @@ from typing import Any
 
 from provenance.errors import ConfigError, ProvenanceError, shown
 from provenance.keys import VerifyingKey
-from provenance.manifest import format_time, parse_time
+from provenance.manifest import format_time, parse_when
 
 
 def _times(d: Mapping[str, Any], key: str, where: str) -> datetime | None:
@@ -34,11 +34,10 @@ def _times(d: Mapping[str, Any], key: str, where: str) -> datetime | None:
         return None
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
-    text = str(value) if "T" in str(value) else f"{value}T00:00:00Z"
     try:
-        return parse_time(text, f"{where}.{key}")
+        return parse_when(str(value), f"{where}: {key}")
     except ProvenanceError as exc:
-        raise ConfigError(f"{where}: {key} '{value}' is not a date or RFC 3339 time") from exc
+        raise ConfigError(exc.message, hint=exc.hint) from None
 
 
 SIGNATURE_KINDS: tuple[str, ...] = ("records", "evidence", "checkpoints")

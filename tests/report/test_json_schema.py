@@ -184,3 +184,15 @@ def test_cli_json_report_validates_and_exit_code_matches_verdict(
     assert document["verdict"] == "fail"
     assert result.code == 1
     assert document["findings"][0]["shards"] == {"data/a.jsonl": 3}
+
+
+def test_record_class_nodes_list_their_parts(
+    scenarios: Scenarios, validator: jsonschema.Draft202012Validator
+) -> None:
+    document = scenarios.rich.report.to_dict()
+    classes = [n for n in document["lineage"]["nodes"] if n["kind"] == "class"]
+    assert classes
+    models = {p["model"] for n in classes for p in n["parts"]}
+    assert {"contoso-large-2", "northwind/nw-8b", "acme/m2"} <= models
+    assert all(p["role"] for n in classes for p in n["parts"])
+    assert _errors(validator, document) == []
