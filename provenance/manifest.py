@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from datetime import time as dt_time
 from typing import Any
 
-from provenance.errors import ProvenanceError
+from provenance.errors import InputError, ProvenanceError, shown
 from provenance.limits import DEFAULT_LIMITS
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -80,6 +81,34 @@ def parse_time(text: str, where: str = "time") -> datetime:
     if value.tzinfo is None:
         raise ManifestError(f"{where}: '{text}' has no time zone; write it in UTC with 'Z'")
     return value.astimezone(UTC)
+
+
+TIMES_ACCEPTED = "an RFC 3339 time like 2024-05-01T12:00:00Z, or a date like 2024-05-01"
+"""What :func:`parse_when` accepts, as said to whoever wrote something else."""
+
+
+def parse_when(text: str, where: str) -> datetime:
+    """Parse a time a person wrote (a command-line option, a trust store, a parts file): an RFC
+    3339 time with ``Z`` or an offset, or a date, which means its first instant in UTC.
+
+    Signed manifests take :func:`parse_time`, which accepts the RFC 3339 form only. A value of
+    neither form raises :class:`~provenance.errors.InputError` (no verdict) naming ``where``, the
+    value as given and the forms accepted.
+    """
+    value = text.strip()
+    problem, hint = "is not a date or time", f"give {TIMES_ACCEPTED}"
+    try:
+        if len(value) == 10 and value[4:5] == "-" and value[7:8] == "-":
+            return datetime.combine(date.fromisoformat(value), dt_time(), UTC)
+        if len(value) > 10:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+            if parsed.tzinfo is not None:
+                return parsed.astimezone(UTC)
+            problem = "has no time zone"
+            hint = "add Z for UTC (2024-05-01T12:00:00Z) or an offset like +02:00"
+    except ValueError:
+        pass
+    raise InputError(f"{where}: '{shown(text)}' {problem}", hint=hint)
 
 
 def format_time(value: datetime) -> str:

@@ -118,17 +118,11 @@ def tag(
     """
     from provenance import project
     from provenance.cli.progress import progress_bar
-    from provenance.manifest import parse_time
+    from provenance.manifest import parse_when
     from provenance.sources.jsonl import JsonlSource, open_binary_write
     from provenance.tagging import RecordWriter, Tagger, sidecar_path, tag_jsonl
 
-    when = (
-        None
-        if generated_at is None
-        else parse_time(
-            generated_at if "T" in generated_at else f"{generated_at}T00:00:00Z", "--generated-at"
-        )
-    )
+    when = None if generated_at is None else parse_when(generated_at, "--generated-at")
     contributions = None if parts is None else _load_parts(parts, when)
     if contributions is None and (model is None or provider is None):
         raise InputError(
@@ -279,7 +273,7 @@ def _tag_records(
 def _load_parts(path: Path, when: datetime | None) -> list[Contribution]:
     """Read ``--parts``: ``{pointer: {provider, model, role, service, terms, generated_at}}``."""
     from provenance.bounded import read_yaml
-    from provenance.manifest import ROLES, Contribution, Generator, TermsRef, parse_time
+    from provenance.manifest import ROLES, Contribution, Generator, TermsRef, parse_when
 
     data: Any = read_yaml(path, empty=None)
     if not isinstance(data, dict) or not data:
@@ -307,8 +301,10 @@ def _load_parts(path: Path, when: datetime | None) -> list[Contribution]:
         at = spec.get("generated_at")
         generated = when or datetime.now(UTC)
         if at is not None:
-            text = str(at)
-            generated = parse_time(text if "T" in text else f"{text}T00:00:00Z", where)
+            try:
+                generated = parse_when(str(at), f"{where}: generated_at")
+            except InputError as exc:
+                raise ConfigError(exc.message, source=str(path), hint=exc.hint) from None
         out.append(
             Contribution(
                 generator=Generator(

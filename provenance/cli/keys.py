@@ -15,7 +15,7 @@ from provenance.errors import ConfigError
 from provenance.keys import ALGORITHMS, PrivateKeySigner, VerifyingKey
 
 if TYPE_CHECKING:
-    from provenance.trust import TrustedKey
+    from provenance.trust import TrustedKey, TrustStore
 
 keys_app = command_group(
     help="Make, list, export, trust, revoke and rotate signing keys.", no_args_is_help=True
@@ -56,11 +56,9 @@ def _signs(text: str) -> tuple[str, ...]:
 
 
 def _when(text: str | None, what: str) -> datetime | None:
-    from provenance.manifest import parse_time
+    from provenance.manifest import parse_when
 
-    if text is None:
-        return None
-    return parse_time(text if "T" in text else f"{text}T00:00:00Z", what)
+    return None if text is None else parse_when(text, what)
 
 
 @app.command()
@@ -149,8 +147,12 @@ def _trust_state(entry: TrustedKey) -> str:
     if entry.revoked_at:
         return f"revoked {format_time(entry.revoked_at)}"
     scope = f"signs {','.join(entry.signs)} for {','.join(entry.providers)}"
+    if "*" not in entry.organizations:
+        scope += f" (organisations {','.join(entry.organizations)})"
+    if entry.valid_from:
+        scope += f" from {format_time(entry.valid_from)}"
     if entry.valid_until:
-        return f"{scope} until {format_time(entry.valid_until)}"
+        scope += f" until {format_time(entry.valid_until)}"
     return scope
 
 
@@ -172,20 +174,77 @@ def export(
 
 @keys_app.command("trust")
 def trust_key(
-    key: Annotated[str, typer.Argument(help="Public key PEM file or project key name.")],
-    name: Annotated[str | None, typer.Option(help="Name in the trust store.")] = None,
+    key: Annotated[
+        str,
+        typer.Argument(
+            metavar="KEY",
+            help="Public key PEM file or project key name; with --update also a trusted key's "
+            "name or key id.",
+        ),
+    ],
+    name: Annotated[
+        str | None, typer.Option(metavar="NAME", help="Name in the trust store.")
+    ] = None,
     provider: ProviderOption = None,
     organization: OrgOption = None,
-    valid_from: Annotated[str | None, typer.Option(help="Date or RFC 3339 time.")] = None,
-    valid_until: Annotated[str | None, typer.Option(help="Date or RFC 3339 time.")] = None,
-    signs: SignsOption = "records",
+    valid_from: Annotated[
+        str | None,
+        typer.Option(
+            metavar="WHEN",
+            help="First moment the key's signatures count: a date (2024-05-01) or an RFC 3339 "
+            "time (2024-05-01T12:00:00Z); with --update, 'none' removes the bound.",
+        ),
+    ] = None,
+    valid_until: Annotated[
+        str | None,
+        typer.Option(
+            metavar="WHEN",
+            help="Moment the key retires (signatures made before it keep verifying): a date or an "
+            "RFC 3339 time; with --update, 'none' removes the bound.",
+        ),
+    ] = None,
+    signs: Annotated[
+        str | None,
+        typer.Option(
+            "--signs",
+            metavar="KINDS",
+            help="What the key is trusted to sign, comma-separated: records (manifests), evidence "
+            "(evidence bundles and their reports), checkpoints (registry log checkpoints). "
+            "Default: records.",
+        ),
+    ] = None,
+    update: Annotated[
+        bool,
+        typer.Option(
+            "--update",
+            help="Change the entry of a key already trusted: the options given replace its "
+            "providers, organisations, validity window, what it signs or its name; the others "
+            "are kept.",
+        ),
+    ] = False,
     trust: TrustOption = None,
 ) -> None:
     """Trust a public key to sign records (manifests) for some providers and organisations, and
-    with --signs evidence bundles and registry checkpoints."""
+    with --signs evidence bundles and registry checkpoints.
+
+    With --update, change the scope or the validity window of a key already in the trust store.
+    Every change adds one to the trust store's version.
+    """
     from provenance import project
 
-    kinds = _signs(signs)
+    if update:
+        _update_trusted(
+            project.trust_path(trust),
+            key,
+            name=name,
+            providers=provider,
+            organizations=organization,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            signs=signs,
+        )
+        return
+    kinds = _signs(signs or "records")
     verifying = project.load_public_key(key)
     _add_trusted(
         project.trust_path(trust),
@@ -197,6 +256,78 @@ def trust_key(
         _when(valid_until, "--valid-until"),
         kinds,
     )
+
+
+def _bound(text: str | None, what: str, current: datetime | None) -> datetime | None:
+    """A validity bound given to ``keys trust --update``: kept when not given, removed by
+    ``none``."""
+    if text is None:
+        return current
+    if text.strip().lower() == "none":
+        return None
+    return _when(text, what)
+
+
+def _update_trusted(
+    path: Path,
+    key: str,
+    *,
+    name: str | None,
+    providers: list[str] | None,
+    organizations: list[str] | None,
+    valid_from: str | None,
+    valid_until: str | None,
+    signs: str | None,
+) -> None:
+    from provenance import project
+    from provenance.errors import InputError
+
+    store = project.load_trust(path)
+    entry = _trusted_entry(store, key)
+    changed = replace(
+        entry,
+        name=entry.name if name is None else name,
+        providers=entry.providers if providers is None else tuple(providers),
+        organizations=entry.organizations if organizations is None else tuple(organizations),
+        valid_from=_bound(valid_from, "--valid-from", entry.valid_from),
+        valid_until=_bound(valid_until, "--valid-until", entry.valid_until),
+        signs=entry.signs if signs is None else _signs(signs),
+    )
+    if changed == entry:
+        raise InputError(
+            f"nothing to change for '{entry.name}'",
+            hint="give --provider, --organization, --valid-from, --valid-until, --signs or --name",
+        )
+    if changed.name != entry.name and any(k.name == changed.name for k in store.keys):
+        raise InputError(f"a trusted key is already named '{changed.name}'")
+    store = store.update(entry, changed)
+    project.save_trust(store, path)
+    echo(
+        f"updated '{changed.name}' {changed.keyid[:16]}: {_trust_state(changed)} "
+        f"(trust store version {store.version})"
+    )
+
+
+def _trusted_entry(store: TrustStore, key: str) -> TrustedKey:
+    """The trust store's entry for ``key``: a trusted key's name or key id, or a PEM file or
+    project key whose public key is in the store."""
+    from provenance import project
+    from provenance.errors import ProvenanceError
+
+    try:
+        return store.find(key)
+    except ConfigError:
+        pass
+    try:
+        entry = store.by_keyid(project.load_public_key(key).keyid)
+    except ProvenanceError:
+        entry = None
+    if entry is None:
+        raise ConfigError(
+            f"'{key}' is not in the trust store",
+            hint="'provenance keys list' shows its entries; trust a new key without --update",
+        )
+    return entry
 
 
 def _add_trusted(
@@ -222,6 +353,12 @@ def _add_trusted(
         valid_until=valid_until,
         signs=signs,
     )
+    if store.by_keyid(key.keyid) is not None:
+        raise ConfigError(
+            f"key {key.keyid[:16]} is already in the trust store",
+            hint="change its entry with 'provenance keys trust KEY --update' and the options to "
+            "change",
+        )
     store = store.add(entry)
     project.save_trust(store, path)
     echo(
