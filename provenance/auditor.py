@@ -48,6 +48,16 @@ from provenance.trust import TrustStore
 from provenance.verification import RecordResult, Status, Verified, Verifier
 
 FailOn = Literal["deny", "review", "never"]
+
+
+def verdict_of(outcome: Outcome, fail_on: FailOn) -> Literal["pass", "fail"]:
+    """Whether a run judged ``outcome`` fails: when the outcome is at least as severe as
+    ``fail_on`` (``never`` passes every outcome). ``audit`` and ``explain`` exit 1 on a fail."""
+    if fail_on == "never":
+        return "pass"
+    return "fail" if SEVERITY[outcome] >= SEVERITY[fail_on] else "pass"
+
+
 COLLAPSE_RISK = "provenance/model-collapse-risk"
 """Pseudo document of findings from the intent's thresholds (synthetic share, depth, duplicates)."""
 
@@ -311,9 +321,7 @@ class AuditReport:
 
     @property
     def verdict(self) -> Literal["pass", "fail"]:
-        if self.fail_on == "never":
-            return "pass"
-        return "fail" if SEVERITY[self.outcome] >= SEVERITY[self.fail_on] else "pass"
+        return verdict_of(self.outcome, self.fail_on)
 
     def exit_code(self) -> int:
         return 0 if self.verdict == "pass" else 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,7 +12,26 @@ from provenance.cli.output import echo
 from provenance.errors import InputError
 from provenance.report import RENDERERS
 
+if TYPE_CHECKING:
+    from provenance.auditor import FailOn
+
 FORMATS = ", ".join(RENDERERS)  # the names only: no renderer is imported
+
+
+FailOnOption = Annotated[
+    str,
+    typer.Option(
+        metavar="deny|review|never",
+        help="The least severe outcome that fails the run (exit 1).",
+    ),
+]
+
+
+def fail_on_level(text: str) -> FailOn:
+    """The ``--fail-on`` value, checked."""
+    if text not in ("deny", "review", "never"):
+        raise InputError(f"unknown --fail-on '{text}'", hint="use deny, review or never")
+    return text  # type: ignore[return-value]
 
 
 @app.command()
@@ -43,10 +62,7 @@ def audit(
         Path | None,
         typer.Option("-o", "--output", help="Write the report here instead of standard output."),
     ] = None,
-    fail_on: Annotated[
-        str,
-        typer.Option(help="deny, review or never: the least severe outcome that fails the run."),
-    ] = "review",
+    fail_on: FailOnOption = "review",
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
     follow_links: Annotated[
         bool,
@@ -67,8 +83,7 @@ def audit(
     """
     if format not in RENDERERS:
         raise InputError(f"unknown format '{format}'", hint=f"use one of: {FORMATS}")
-    if fail_on not in ("deny", "review", "never"):
-        raise InputError(f"unknown --fail-on '{fail_on}'", hint="use deny, review or never")
+    level = fail_on_level(fail_on)
     from provenance import auditor as audit_lib
     from provenance import project
     from provenance.cli.progress import progress_bar
@@ -87,7 +102,7 @@ def audit(
             [str(p) for p in paths],  # already expanded: the folders are walked once
             inputs,
             store,
-            fail_on=fail_on,  # type: ignore[arg-type]
+            fail_on=level,
             workers=workers,
             progress=progress,
         )

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from provenance.cli.app import app, command_group
+from provenance.cli.audit import FailOnOption, fail_on_level
 from provenance.cli.output import echo, emit_json, table
 from provenance.errors import InputError, MalformedJSONError
 
@@ -241,20 +242,24 @@ def explain(
     trust: Annotated[
         Path | None, typer.Option(help="Trust store (default: the project's).")
     ] = None,
+    fail_on: FailOnOption = "review",
 ) -> None:
     """Show how every terms document reaching one record judges it, with paths and clauses.
 
     The record's manifest is verified first (signature, trusted signer, content digest); a record
     that does not verify is judged as missing provenance.
+
+    Exit 0 pass, 1 fail (the decision at or above --fail-on, as for audit), 2 no verdict.
     """
     from provenance import project
-    from provenance.auditor import dataset_classes, load_inputs
+    from provenance.auditor import dataset_classes, load_inputs, verdict_of
     from provenance.policy.classes import RecordClass
     from provenance.policy.engine import evaluate
     from provenance.policy.report import MissingProvenance
     from provenance.sources import expand_paths
     from provenance.verification import Status, Verifier
 
+    level = fail_on_level(fail_on)
     inputs = load_inputs(
         intent, lineage=lineage, policies=policies, org_policies=org_policies, waivers=waivers
     )
@@ -274,5 +279,6 @@ def explain(
     )
     if as_json:
         emit_json(report.to_dict())
-        return
-    _print_explanation(record_id, record_class, result, report)
+    else:
+        _print_explanation(record_id, record_class, result, report)
+    raise typer.Exit(0 if verdict_of(report.outcome, level) == "pass" else 1)

@@ -138,7 +138,7 @@ def explain(cli: Runner, data_file: Path, record_id: str, *extra: str) -> tuple[
 
 def test_explain_prints_the_decision_path(cli: Runner, data_file: Path) -> None:
     code, out, _err = explain(cli, data_file, "pair-1")
-    assert code == 0
+    assert code == 1  # deny or review: fails, as an audit with --fail-on review
     assert "decision: deny" in out
     assert "/score ← model contoso-large-2 ← contoso/api-terms@2024-01-01 §2(c)" in out
     assert "citation: https://example.com/contoso/api-terms#2c" in out
@@ -155,7 +155,7 @@ def test_explain_with_waiver_and_org_policy(cli: Runner, data_file: Path) -> Non
         "--org-policies",
         str(ASSETS / "org"),
     )
-    assert code == 0
+    assert code == 1  # deny or review: fails, as an audit with --fail-on review
     assert "(waived deny: jane@acme.example)" in out
     assert "org/no-contoso-data@2024-01-01" in out
 
@@ -164,7 +164,7 @@ def test_explain_through_lineage(cli: Runner, data_file: Path) -> None:
     code, out, _err = explain(
         cli, data_file, "m2-1", "--lineage", str(ASSETS / "lineage" / "three-hops.yaml")
     )
-    assert code == 0
+    assert code == 1  # deny or review: fails, as an audit with --fail-on review
     assert (
         "record ← model acme/m2 ← dataset d2 ← model acme/m1 ← dataset d1 ← model fabrikam-7b"
         " ← fabrikam/open-model-licence@2024-04-01 §3.2"
@@ -173,15 +173,25 @@ def test_explain_through_lineage(cli: Runner, data_file: Path) -> None:
 
 def test_explain_record_without_manifest_is_denied(cli: Runner, data_file: Path) -> None:
     code, out, _err = explain(cli, data_file, "plain-1")
-    assert code == 0
+    assert code == 1  # deny or review: fails, as an audit with --fail-on review
     assert "no verified manifest (missing-manifest" in out
     assert "decision: deny" in out
 
 
 def test_explain_json(cli: Runner, data_file: Path) -> None:
     code, out, _err = explain(cli, data_file, "pair-1", "--json")
-    assert code == 0
+    assert code == 1  # deny or review: fails, as an audit with --fail-on review
     assert json.loads(out)["outcome"] == "deny"
+
+
+def test_explain_exits_as_the_audit_would(cli: Runner, data_file: Path) -> None:
+    """0 pass, 1 fail (the decision at or above --fail-on), 2 no verdict, as ``audit``."""
+    assert explain(cli, data_file, "pair-1", "--fail-on", "never")[0] == 0
+    assert explain(cli, data_file, "pair-1", "--fail-on", "deny")[0] == 1
+    assert explain(cli, data_file, "pair-1", "--fail-on", "deny", "--json")[0] == 1
+    code, _out, err = explain(cli, data_file, "pair-1", "--fail-on", "sometimes")
+    assert code == 2
+    assert "unknown --fail-on 'sometimes'" in err
 
 
 def test_explain_errors_are_one_line_exit_2(cli: Runner, data_file: Path, tmp_path: Path) -> None:
@@ -220,7 +230,7 @@ def test_explain_reads_the_files_a_lineage_names(cli: Runner, tmp_path: Path) ->
         tmp_path / "run.jsonl", [signed_record(manifest("s-1", part("acme", "acme/student")))]
     )
     code, out, _err = explain(cli, data, "s-1", "--lineage", str(tmp_path / "lineage.yaml"))
-    assert code == 0
+    assert code == 1  # deny or review: fails, as an audit with --fail-on review
     assert (
         "record ← model acme/student ← dataset d ← model fabrikam-7b"
         " ← fabrikam/open-model-licence@2024-04-01 §3.2"
