@@ -15,7 +15,7 @@ import sys
 import typer
 
 from provenance.cli import audit, commands, keys, policy, registry
-from provenance.cli.app import Stopped, app, stop_on_signals
+from provenance.cli.app import Stopped, app, finish_help, stop_on_signals
 from provenance.errors import ProvenanceError
 
 __all__ = ["app", "main", "run"]
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     with stop_on_signals():
         try:
             _note_fast_path(sys.argv[1:] if argv is None else argv)
-            command = typer.main.get_command(app)
+            command = finish_help(typer.main.get_command(app))
             command.main(args=argv, prog_name="provenance", standalone_mode=True)
         except SystemExit as exc:
             code = exc.code

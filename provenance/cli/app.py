@@ -11,6 +11,8 @@ from types import FrameType
 from typing import Annotated, Any
 
 import typer
+from typer._click import Command, Context, Parameter
+from typer.core import TyperArgument, TyperGroup, TyperOption
 
 STOP_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
 """The signals that stop a command cleanly: Ctrl-C, and what CI runners, schedulers, ``timeout``
@@ -77,6 +79,101 @@ def command_group(**settings: Any) -> typer.Typer:
     return typer.Typer(
         rich_markup_mode=None, add_completion=False, pretty_exceptions_enable=False, **settings
     )
+
+
+COMMAND_ORDER: tuple[str, ...] = (
+    "init",
+    "keys",
+    "tag",
+    "verify",
+    "audit",
+    "explain",
+    "policy",
+    "db",
+    "ingest",
+    "lineage",
+    "trace",
+    "query",
+    "log",
+    "evidence",
+    "summary",
+)
+"""The order ``provenance --help`` lists the commands in: set up, sign, check, judge, then the
+evidence registry. A command not named here comes last."""
+
+_METAVARS: dict[str, str] = {
+    "trust": "FILE",
+    "intent": "FILE",
+    "lineage": "FILE",
+    "waivers": "FILE",
+    "parts": "FILE",
+    "checkpoint": "FILE",
+    "output": "FILE",
+    "bundle": "FILE",
+    "input": "FILE",
+    "files": "FILE",
+    "policies": "DIR",
+    "org_policies": "DIR",
+    "directory": "DIR",
+    "data": "PATH",
+    "path": "DIR",
+    "generated_at": "WHEN",
+    "since": "DATE",
+    "until": "DATE",
+    "db": "URL",
+    "signs": "KINDS",
+    "generated_at_field": "FIELD",
+    "id_field": "FIELD",
+}
+"""Placeholders by parameter name, where the name alone would not say what to give."""
+
+_TYPE_METAVARS: dict[str, str] = {"int": "INT", "integer": "INT", "float": "NUMBER", "path": "PATH"}
+
+
+def _metavar(param: Parameter) -> str:
+    """What a parameter's value is called in help and usage: its own metavar, else a placeholder
+    by name (:data:`_METAVARS`), the choices of a choice, ``INT`` for a number, else the name in
+    capitals."""
+    if param.metavar is not None:
+        return param.metavar
+    name = param.name or "value"
+    if name in _METAVARS:
+        return _METAVARS[name]
+    choices = getattr(param.type, "choices", None)
+    if choices:
+        return "|".join(str(c) for c in choices)
+    return _TYPE_METAVARS.get(param.type.name, name.upper())
+
+
+class _ReadableArgument(TyperArgument):
+    """A positional argument shown as ``NAME``, ``[NAME]`` (optional) or ``NAME...`` (several),
+    not typer's ``{name}``."""
+
+    def make_metavar(self, ctx: Context, *, usage: bool = False) -> str:
+        var = self.metavar or (self.name or "").upper()
+        if self.nargs != 1 and not var.endswith("..."):
+            var += "..."
+        return f"[{var}]" if usage and not self.required else var
+
+
+def finish_help(command: Command) -> Command:
+    """Give ``command`` and its sub-commands readable placeholders (``FILE``, ``PATH...``,
+    ``INT``, never ``<str>`` or ``{input}``) and list the top-level commands in
+    :data:`COMMAND_ORDER`. Typer builds the click commands anew for every run, so this runs on
+    each one."""
+    for param in command.params:
+        if isinstance(param, TyperArgument):
+            param.metavar = _metavar(param)
+            param.__class__ = _ReadableArgument
+        elif isinstance(param, TyperOption) and not (param.is_flag or param.count):
+            param.metavar = _metavar(param)
+    if isinstance(command, TyperGroup):
+        rank = {name: i for i, name in enumerate(COMMAND_ORDER)}
+        names = sorted(command.commands, key=lambda n: rank.get(n, len(rank)))
+        command.commands = {name: command.commands[name] for name in names}
+        for sub in command.commands.values():
+            finish_help(sub)
+    return command
 
 
 app = command_group(
