@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -133,6 +133,68 @@ def display_path(path: str, base: Path | None = None) -> str:
 def short(text: str, limit: int) -> str:
     """``text`` cut to ``limit`` characters with an ellipsis."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_NARROW = frozenset("ijl.,:;'|!·` ")
+_SLIM = frozenset("frt/-()[]{}")
+_WIDE = frozenset("mwMW@%&")
+_BREAK_AFTER = frozenset(" /-_@+·,:")
+
+
+def text_width(text: str, size: float, *, bold: bool = False) -> float:
+    """A generous estimate, in pixels, of ``text`` set at ``size`` px in a sans-serif font.
+
+    The page names no font (nothing is loaded), so the browser's default sans-serif is used; the
+    widths are those of DejaVu Sans, one of the widest common defaults, so a label sized by this
+    estimate is not clipped by a narrower font.
+    """
+    em = 0.0
+    for char in text:
+        if char in _NARROW:
+            em += 0.32
+        elif char in _SLIM:
+            em += 0.41
+        elif char in _WIDE:
+            em += 1.0
+        elif char.isupper():
+            em += 0.76
+        elif char.isascii():
+            em += 0.64
+        else:
+            em += 0.9
+    return em * size * (1.12 if bold else 1.0)
+
+
+def wrap(text: str, fits: Callable[[str], bool]) -> list[str]:
+    """``text`` broken over lines that each ``fits``: after a space, slash, dash, dot, ``@`` …
+    where possible, inside a word only where a word alone does not fit. No character but the spaces
+    at a break is dropped, so two different names never read the same.
+    """
+    tokens: list[str] = []
+    current = ""
+    for char in " ".join(text.split()):
+        current += char
+        if char in _BREAK_AFTER:
+            tokens.append(current)
+            current = ""
+    if current:
+        tokens.append(current)
+    lines: list[str] = []
+    line = ""
+    for token in tokens:
+        if fits((line + token).rstrip()):
+            line += token
+            continue
+        if line:
+            lines.append(line.rstrip())
+        while not fits(token.rstrip()) and len(token) > 1:
+            cut = max((n for n in range(1, len(token)) if fits(token[:n])), default=1)
+            lines.append(token[:cut])
+            token = token[cut:]
+        line = token
+    if line.strip() or not lines:
+        lines.append(line.rstrip())
+    return lines
 
 
 def pct(value: float) -> str:

@@ -24,8 +24,10 @@ from provenance.report.common import (
     plural,
     rule_groups,
     safe_url,
+    text_width,
     title_of,
     waiver_note,
+    wrap,
 )
 
 if TYPE_CHECKING:
@@ -41,11 +43,15 @@ class Bar:
     share: float
     y: float
     width: float
+    lines: tuple[str, ...]
+    """The label over as many lines as it needs (never cut)."""
+    height: float
 
 
 @dataclass(frozen=True)
 class BarChart:
-    """A horizontal bar chart, laid out in pixels."""
+    """A horizontal bar chart, laid out in pixels; the label column is as wide as its longest
+    label, up to :data:`MAX_LABEL_WIDTH`, beyond which labels wrap."""
 
     id: str
     title: str
@@ -55,6 +61,14 @@ class BarChart:
     label_width: float
     bar_height: float
     plot_width: float
+
+
+LABEL_SIZE = 12.0
+"""Font size of chart labels (px); the template's CSS matches."""
+LABEL_LINE = 15.0
+MAX_LABEL_WIDTH = 320.0
+MIN_PLOT_WIDTH = 250.0
+VALUE_WIDTH = 70.0
 
 
 @dataclass(frozen=True)
@@ -86,24 +100,33 @@ def bar_chart(
     if len(items) > limit:
         rest = sum(v for _, v in items[limit - 1 :])
         items = [*items[: limit - 1], (f"{len(items) - limit + 1} others", rest)]
-    label_width = 170.0
-    bar_height = 20.0
     gap = 8.0
-    plot = width - label_width - 70
+    bar_height = 20.0
+    longest = max((text_width(label, LABEL_SIZE) for label, _ in items), default=0.0)
+    label_width = min(max(longest, 60.0), MAX_LABEL_WIDTH) + 14
+    width = max(width, label_width + MIN_PLOT_WIDTH + VALUE_WIDTH)
+    plot = width - label_width - VALUE_WIDTH
     top = max((v for _, v in items), default=0)
     total = sum(v for _, v in items)
-    bars = tuple(
-        Bar(
-            label,
-            value,
-            value / total if total else 0.0,
-            i * (bar_height + gap),
-            plot * value / top if top else 0.0,
+    bars = []
+    y = 0.0
+    for label, value in items:
+        lines = tuple(wrap(label, lambda t: text_width(t, LABEL_SIZE) <= label_width - 14))
+        row = max(bar_height, len(lines) * LABEL_LINE + 5)
+        bars.append(
+            Bar(
+                label,
+                value,
+                value / total if total else 0.0,
+                y,
+                plot * value / top if top else 0.0,
+                lines,
+                row,
+            )
         )
-        for i, (label, value) in enumerate(items)
-    )
-    height = max(len(bars) * (bar_height + gap) - gap, bar_height)
-    return BarChart(chart_id, title, bars, width, height, label_width, bar_height, plot)
+        y += row + gap
+    height = max(y - gap, bar_height)
+    return BarChart(chart_id, title, tuple(bars), width, height, label_width, bar_height, plot)
 
 
 def share_chart(
@@ -143,7 +166,6 @@ def _environment() -> jinja2.Environment:
     env.globals["plural"] = plural
     env.globals["first_waived"] = first_waived
     env.globals["waiver_note"] = waiver_note
-    env.globals["node_lines"] = graph_layout.node_lines
     env.globals["KIND_LABEL"] = graph_layout.KIND_LABEL
     return env
 
@@ -156,7 +178,7 @@ class HtmlRenderer(Renderer):
         """Everything the template shows, computed here so the template only lays it out."""
         s = report.summary
         nodes, edges = graph_layout.report_graph(report)
-        graph = graph_layout.layout(nodes, edges)
+        graph = graph_layout.fit(nodes, edges)
         charts = [
             bar_chart("chart-providers", "Records by provider", s.by_provider),
             bar_chart(

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import itertools
 import random
+from dataclasses import replace
 
+from provenance.report.common import text_width
 from provenance.report.graph_layout import (
+    FONT,
     JUDGED_UNDER,
+    PAGE_WIDTH,
     GraphEdge,
     GraphNode,
     Layout,
+    LayoutStyle,
     describe,
+    fit,
     layout,
     node_lines,
     report_graph,
@@ -160,12 +166,103 @@ def test_report_graph_adds_the_judging_terms(scenarios: Scenarios) -> None:
     assert "provenance/missing-provenance" not in terms  # it judges no record class
 
 
-def test_node_lines_are_cut_to_fit() -> None:
+def test_long_names_wrap_over_lines_and_are_never_cut() -> None:
     node = GraphNode("terms:x", "terms", "northwind/community-licence@2024-07-23", "deny")
-    head, name = node_lines(node)
-    assert head == "terms · deny"
-    assert len(name) <= 28
-    assert name.endswith("…")
+    lines = node_lines(node)
+    assert lines[0] == "TERMS"
+    assert lines[-1] == "deny"
+    name = "".join(lines[1:-1])
+    assert name == "northwind/community-licence@2024-07-23"
+    assert not any(line.endswith("…") for line in lines)
+    for line in layout([node], []).nodes[0].lines:
+        size, bold, _ = FONT[line.kind]
+        assert text_width(line.text, size, bold=bold) <= LayoutStyle().node_width - 2 * 9
+
+
+def test_two_documents_differing_only_at_the_end_read_differently() -> None:
+    a = GraphNode("terms:a", "terms", "contoso/enterprise-services-agreement@2024-01-01")
+    b = GraphNode("terms:b", "terms", "contoso/enterprise-services-agreement@2025-01-01")
+    assert node_lines(a) != node_lines(b)
+
+
+def test_boxes_grow_with_their_text_and_hold_it() -> None:
+    short = GraphNode("model:a", "model", "a")
+    long = GraphNode("model:b", "model", "meta-llama/Llama-3.1-405B-Instruct-long-context-variant")
+    placed = {p.node.id: p for p in layout([short, long], []).nodes}
+    assert placed["model:b"].height > placed["model:a"].height
+    for p in placed.values():
+        for line in p.lines:
+            assert p.x < line.x and p.y < line.y < p.y + p.height
+
+
+def test_record_classes_are_named_by_their_generators_and_roles(scenarios: Scenarios) -> None:
+    nodes, _ = report_graph(scenarios.rich.report)
+    classes = {n.label: n for n in nodes if n.kind == "class"}
+    assert set(classes) == {
+        "contoso-large-2 response",
+        "contoso-large-2 response from tiny-instruct",
+        "northwind/nw-8b response",
+        "acme/m2 response",
+    }
+    assert all(n.title.startswith("record class c-") for n in classes.values())
+
+
+def test_classes_that_read_the_same_are_told_apart_by_id(scenarios: Scenarios) -> None:
+    report = scenarios.rich.report
+    raw = [dict(n) for n in report.graph.nodes]
+    for n in raw:
+        if n["kind"] == "class":
+            n["parts"] = [{"model": "m", "provider": "p", "role": "response", "pointer": ""}]
+    same = replace(report, graph=replace(report.graph, nodes=tuple(raw), edges=()))
+    nodes, _ = report_graph(same)
+    classes = [n for n in nodes if n.kind == "class"]
+    assert {n.label for n in classes} == {"m response"}
+    assert len({n.detail for n in classes}) == len(classes)
+
+
+def _label_boxes(placed: Layout) -> list[tuple[float, float, float, float]]:
+    out: list[tuple[float, float, float, float]] = []
+    for e in placed.edges:
+        if e.label_x is None or e.label_y is None:
+            continue
+        w = text_width(e.edge.kind, 10)
+        out.append((e.label_x - w / 2, e.label_y - 10, w, 12))
+    return out
+
+
+def test_edge_labels_never_overlap_each_other_or_a_box(scenarios: Scenarios) -> None:
+    nodes, edges = report_graph(scenarios.rich.report)
+    for direction in ("LR", "TB"):
+        placed = layout(nodes, edges, LayoutStyle(direction=direction))
+        labels = _label_boxes(placed)
+        assert labels, "some edges are labelled"
+        for a, b in itertools.combinations(labels, 2):
+            assert not _boxes_meet(a, b), f"{direction}: labels overlap"
+        for box in labels:
+            for p in placed.nodes:
+                assert not _boxes_meet(box, (p.x, p.y, p.width, p.height))
+
+
+def _boxes_meet(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+def test_a_deep_lineage_is_laid_out_top_to_bottom_to_fit_the_page(scenarios: Scenarios) -> None:
+    nodes, edges = report_graph(scenarios.rich.report)
+    across = layout(nodes, edges)
+    assert across.width > PAGE_WIDTH  # seven layers side by side do not fit
+    placed = fit(nodes, edges)
+    assert placed.direction == "TB"
+    assert placed.width <= PAGE_WIDTH
+    assert _overlaps(placed) == []
+    layer = {p.node.id: p for p in placed.nodes}
+    for e in placed.edges:
+        assert layer[e.edge.target].y > layer[e.edge.source].y  # every edge points down
+
+
+def test_a_shallow_lineage_stays_left_to_right() -> None:
+    nodes = [GraphNode("model:a", "model", "a"), GraphNode("class:c", "class", "c")]
+    assert fit(nodes, [GraphEdge("model:a", "class:c", "generated")]).direction == "LR"
 
 
 def test_many_record_classes_are_folded_into_one_node(scenarios: Scenarios) -> None:
