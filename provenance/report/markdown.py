@@ -12,6 +12,7 @@ import re
 from typing import TYPE_CHECKING
 
 from provenance.policy.report import Finding
+from provenance.report import graph_layout
 from provenance.report.base import Renderer
 from provenance.report.common import (
     display_path,
@@ -32,6 +33,17 @@ ICON = {"allow": "🟢", "review": "🟠", "deny": "🔴"}
 VERDICT_ICON = {"pass": "✅", "fail": "❌"}
 MAX_DETAILED_FINDINGS = 200
 """The step summary is limited to 1 MiB: details beyond this many findings are counted, not shown."""
+MAX_DIAGRAM_NODES = 150
+"""Lineage diagrams beyond this many nodes are left out (GitHub stops rendering large diagrams)."""
+MERMAID_SHAPE = {
+    "model": ('(["', '"])'),
+    "dataset": ('[("', '")]'),
+    "class": ('["', '"]'),
+    "terms": ('[["', '"]]'),
+}
+"""Mermaid node shapes by kind: stadium, cylinder, box, subroutine."""
+MERMAID_ARROW = {graph_layout.JUDGED_UNDER: "-.->"}
+_MERMAID_UNSAFE = re.compile(r'["#&<>\[\](){}|`;\\]')
 
 _SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
@@ -64,6 +76,39 @@ def link(label: str, url: object) -> str:
     return f"[{md(label)}]({target})"
 
 
+def mermaid_text(text: object) -> str:
+    """Text made inert inside a quoted Mermaid label: every character Mermaid or the Markdown
+    around it could read as syntax becomes a numeric entity (``#34;``), which Mermaid decodes."""
+    value = " ".join(str(text).split())
+    return _MERMAID_UNSAFE.sub(lambda m: f"#{ord(m.group())};", value)
+
+
+def mermaid(report: AuditReport) -> list[str]:
+    """The lineage graph as a Mermaid flowchart (top to bottom), the same nodes as the HTML
+    report's; empty when there is nothing to draw or too much to draw."""
+    nodes, edges = graph_layout.report_graph(report)
+    if not nodes or len(nodes) > MAX_DIAGRAM_NODES:
+        return []
+    ordered = sorted(nodes, key=lambda n: (graph_layout.KIND_ORDER.get(n.kind, 9), n.label, n.id))
+    index = {n.id: i for i, n in enumerate(ordered)}
+    ids = {node: f"n{i}" for node, i in index.items()}
+    out = ["flowchart TD"]
+    for n in ordered:
+        start, end = MERMAID_SHAPE.get(n.kind, MERMAID_SHAPE["class"])
+        kind = graph_layout.KIND_LABEL.get(n.kind, n.kind)
+        label = f"{kind}: {n.label}" + (f" · {n.detail}" if n.detail else "")
+        out.append(f"  {ids[n.id]}{start}{mermaid_text(label)}{end}")
+    for e in sorted(edges, key=lambda e: (index[e.source], index[e.target], e.kind)):
+        arrow = MERMAID_ARROW.get(e.kind, "-->")
+        out.append(f"  {ids[e.source]} {arrow}|{mermaid_text(e.kind)}| {ids[e.target]}")
+    for outcome, colour in (("deny", "#b42318"), ("review", "#b54708"), ("allow", "#067647")):
+        members = [ids[n.id] for n in ordered if n.outcome == outcome]
+        if members:
+            out.append(f"  classDef {outcome} stroke:{colour},stroke-width:2px")
+            out.append(f"  class {','.join(members)} {outcome}")
+    return out
+
+
 def _clause_cell(finding: Finding | None) -> str:
     if finding is None:
         return "—"
@@ -86,6 +131,7 @@ class MarkdownRenderer(Renderer):
         out += self._obligations(report)
         out += self._waivers(report)
         out += self._statistics(report)
+        out += self._lineage(report)
         out += self._details(report)
         out.append(
             f"<sub>provenance {md(report.tool_version)} · dataset digest "
@@ -193,6 +239,22 @@ class MarkdownRenderer(Renderer):
         for note in s.incomplete_batches:
             out.append(f"| Incomplete batch | {md(note)} |")
         return [*out, ""]
+
+    def _lineage(self, report: AuditReport) -> list[str]:
+        diagram = mermaid(report)
+        if not diagram:
+            return []
+        return [
+            "### Lineage",
+            "",
+            "Models and datasets behind the data, the record classes judged and the terms that "
+            "judged them; an arrow reads “was used to make”.",
+            "",
+            "```mermaid",
+            *diagram,
+            "```",
+            "",
+        ]
 
     def _details(self, report: AuditReport) -> list[str]:
         findings = report.findings

@@ -115,3 +115,80 @@ def test_cli_markdown(project_dir: Path, cli: Runner) -> None:
     text = out.read_text(encoding="utf-8")
     assert "FAIL" in text.splitlines()[0]
     assert "`data/a.jsonl`: 2" in text
+
+
+_MERMAID_NODE = re.compile(r'^  (n\d+)(\(\["|\[\("|\[\["|\[")([^"]*)("\]\)|"\)\]|"\]\]|"\])$')
+_MERMAID_EDGE = re.compile(r"^  (n\d+) (-->|-\.->)\|([^|\"]*)\| (n\d+)$")
+_MERMAID_STYLE = re.compile(r"^  (classDef \w+ [\w:#,-]+|class (n\d+(?:,n\d+)*) \w+)$")
+_ENTITY = re.compile(r"#(\d+);")
+
+
+def _mermaid(text: str) -> list[str]:
+    """The lines of the one Mermaid block in ``text``."""
+    blocks = re.findall(r"^```mermaid\n(.*?)^```$", text, flags=re.S | re.M)
+    assert len(blocks) == 1
+    lines: list[str] = blocks[0].splitlines()
+    return lines
+
+
+def _check_mermaid(lines: list[str]) -> dict[str, str]:
+    """Validate a flowchart by structure; return node id → decoded label."""
+    assert lines[0] == "flowchart TD"
+    labels: dict[str, str] = {}
+    edges: list[tuple[str, str]] = []
+    styled: list[str] = []
+    for line in lines[1:]:
+        node, edge, style = (p.match(line) for p in (_MERMAID_NODE, _MERMAID_EDGE, _MERMAID_STYLE))
+        if node:
+            name, opening, label, closing = node.groups()
+            assert name not in labels, f"{name} defined twice"
+            assert opening.replace("(", ")").replace("[", "]")[::-1] == closing
+            bare = _ENTITY.sub("", label)
+            assert not set(bare) & set('"#&<>[](){}|`;\\'), f"unescaped character in {label!r}"
+            labels[name] = _ENTITY.sub(lambda m: chr(int(m.group(1))), label)
+        elif edge:
+            edges.append((edge.group(1), edge.group(4)))
+        elif style:
+            styled += (style.group(2) or "").split(",") if style.group(2) else []
+        else:
+            raise AssertionError(f"not a node, edge or style line: {line!r}")
+    for source, target in edges:
+        assert source in labels and target in labels, f"edge {source} → {target} to no node"
+    assert all(n in labels for n in styled)
+    return labels
+
+
+def test_lineage_is_a_valid_mermaid_flowchart_with_full_names(scenarios: Scenarios) -> None:
+    from provenance.report.graph_layout import report_graph
+
+    text = _render(scenarios.rich)
+    assert "### Lineage" in text
+    labels = _check_mermaid(_mermaid(text))
+    nodes, edges = report_graph(scenarios.rich.report)
+    assert len(labels) == len(nodes)
+    joined = "\n".join(labels.values())
+    for node in nodes:
+        assert node.label in joined
+    assert "record class: contoso-large-2 response from tiny-instruct" in joined
+    assert "…" not in joined
+    assert sum(1 for line in _mermaid(text) if "->" in line) == len(edges)
+
+
+def test_mermaid_labels_escape_quotes_brackets_and_markup(scenarios: Scenarios) -> None:
+    report = scenarios.rich.report
+    evil = 'evil"] --> x[("pwn") | `code` #1; <b>&amp;</b> {a} (b)'
+    nodes = tuple(
+        {**n, "name": evil} if n["id"] == "model:fabrikam-7b" else n for n in report.graph.nodes
+    )
+    text = _render(
+        replace(scenarios.rich, report=replace(report, graph=replace(report.graph, nodes=nodes)))
+    )
+    labels = _check_mermaid(_mermaid(text))
+    assert f"model: {evil}" in labels.values()
+
+
+def test_no_lineage_diagram_without_signed_records(scenarios: Scenarios) -> None:
+    report = scenarios.rich.report
+    empty = replace(report, graph=replace(report.graph, nodes=(), edges=()))
+    text = RENDERERS["markdown"].render(empty)
+    assert "```mermaid" not in text
