@@ -177,15 +177,21 @@ def load_public_key(name_or_path: str) -> VerifyingKey:
         raise SigningKeyError(f"{path}: cannot read the key ({exc.strerror})") from exc
 
 
-def load_trust(path: Path) -> TrustStore:
+TRUST_ADVICE = (
+    "pass --trust FILE (the trust store of whoever signed the data), or run 'provenance init'"
+)
+"""What to do when no trust store is at hand: most data checked outside a project was signed by
+someone else, whose trust store says which keys count."""
+
+
+def load_trust(path: str | Path) -> TrustStore:
     """Read a trust store YAML file (bounded like every YAML file, see :mod:`provenance.bounded`);
     a missing file is an error naming it."""
     from provenance.bounded import read_yaml
 
+    path = Path(path)
     if not path.exists() and not path.is_symlink():
-        raise ConfigError(
-            f"{path}: trust store not found", hint="run 'provenance init' or pass --trust FILE"
-        )
+        raise ConfigError(f"{path}: trust store not found", hint=TRUST_ADVICE)
     data: Any = read_yaml(path, empty=None)
     return TrustStore.from_dict(data, str(path))
 
@@ -202,7 +208,13 @@ def trust_path(explicit: Path | None) -> Path:
     """The trust store to use: the given file, else the project's."""
     if explicit is not None:
         return explicit
-    return require_project() / TRUST_FILE
+    home = find_project()
+    if home is None:
+        raise ConfigError(
+            "no trust store: no --trust given and no .provenance folder here or above",
+            hint=TRUST_ADVICE,
+        )
+    return home / TRUST_FILE
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

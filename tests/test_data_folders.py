@@ -68,7 +68,7 @@ def test_verify_reads_a_folder_with_two_links_to_itself_once(
 ) -> None:
     code, out, err = _bounded(project_dir, "verify", "data")
     assert code == 0, out + err
-    assert f"PASS: {RECORDS} records in 1 file(s): {RECORDS} ok" in out
+    assert f"PASS: {RECORDS} records in 1 file: {RECORDS} ok" in out
     assert "bad-proof" not in out
     for note in LOOP_NOTES:
         assert note in err
@@ -121,7 +121,7 @@ def linked_out(project_dir: Path, cli: Runner, data: Path) -> Path:
 def test_links_out_of_a_folder_are_skipped_with_a_note(linked_out: Path, cli: Runner) -> None:
     result = cli("verify", "data")
     assert result.code == 0, result.out + result.err
-    assert f"{RECORDS} records in 1 file(s)" in result.out
+    assert f"{RECORDS} records in 1 file" in result.out
     assert "provenance: skipped data/c.jsonl: a link out of data (--follow-links reads it)" in (
         result.err
     )
@@ -144,7 +144,7 @@ def test_a_link_given_on_the_command_line_is_followed(
 ) -> None:
     result = cli("verify", "data/more", "data/c.jsonl")
     assert result.code == 0, result.out + result.err
-    assert f"{2 * RECORDS} records in 2 file(s)" in result.out
+    assert f"{2 * RECORDS} records in 2 files" in result.out
     assert "skipped" not in result.err
 
 
@@ -164,7 +164,7 @@ def test_a_hard_link_is_read_once(project_dir: Path, cli: Runner, data: Path) ->
     os.link(data / "a.jsonl", data / "b.jsonl")
     result = cli("verify", "data")
     assert result.code == 0, result.out + result.err
-    assert f"PASS: {RECORDS} records in 1 file(s)" in result.out
+    assert f"PASS: {RECORDS} records in 1 file" in result.out
     assert "provenance: skipped data/b.jsonl: the same file as data/a.jsonl (read once)" in (
         result.err
     )
@@ -195,7 +195,7 @@ def test_the_same_file_given_twice_is_read_once(
 ) -> None:
     result = cli("verify", *args)
     assert result.code == 0, result.out + result.err
-    assert f"PASS: {RECORDS} records in 1 file(s)" in result.out
+    assert f"PASS: {RECORDS} records in 1 file" in result.out
     assert "bad-proof" not in result.out
     assert "provenance: skipped " in result.err
 

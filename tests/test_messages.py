@@ -10,7 +10,11 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import TAG, Runner, chat_records, write_jsonl
+from provenance.text import count
+from tests.conftest import ASSETS, TAG, Runner, chat_records, write_jsonl
+from tests.report.helpers import intent_file
+
+LIBRARY = ASSETS / "policy" / "library"
 
 ACCEPTED = "an RFC 3339 time like 2024-05-01T12:00:00Z, or a date like 2024-05-01"
 
@@ -142,3 +146,88 @@ def test_a_bad_date_in_the_trust_store_names_the_file_entry_and_forms(
     assert result.code == 2
     assert "keys[0]: valid_until: 'next week' is not a date or time" in result.err
     assert ACCEPTED in result.err
+
+
+# -- counts ----------------------------------------------------------------------------------------
+
+
+def test_count_says_one_and_many() -> None:
+    assert count(1, "record") == "1 record"
+    assert count(0, "record") == "0 records"
+    assert count(300000, "record") == "300,000 records"
+    assert count(2, "batch", "batches") == "2 batches"
+
+
+def test_verify_counts_in_words(project_dir: Path, cli: Runner) -> None:
+    write_jsonl(project_dir / "in.jsonl", chat_records(1))
+    assert cli("tag", "in.jsonl", "-o", "one.jsonl", *TAG, "--generated-at", "2024-06-01").code == 0
+    result = cli("verify", "one.jsonl")
+    assert result.code == 0
+    assert "PASS: 1 record in 1 file: 1 ok" in result.out
+
+
+def test_the_text_report_counts_in_words(project_dir: Path, cli: Runner) -> None:
+    (project_dir / "data").mkdir()
+    # Over a thousand records: the number gets a separator.
+    write_jsonl(project_dir / "raw.jsonl", [{"id": f"c{i}", "text": f"{i}"} for i in range(1001)])
+    tagged = cli(
+        "tag",
+        "raw.jsonl",
+        "-o",
+        "data/in.jsonl",
+        "--key",
+        "gen",
+        "--model",
+        "contoso-large-2",
+        "--provider",
+        "contoso",
+        "--service",
+        "api",
+        "--generated-at",
+        "2024-06-01",
+    )
+    assert tagged.code == 0, tagged.err
+    result = cli(
+        "audit", "data", "--intent", intent_file(project_dir, "intent"), "--policies", LIBRARY
+    )
+    assert result.code == 0, result.err
+    assert "records: 1,001 in 1 file; 1,001 signed and verified" in result.out
+    assert "(1,001 records)" in result.out
+    assert "by provider: contoso 1,001" in result.out
+    assert "(s)" not in result.out
+
+
+# -- advice ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["verify", "audit"])
+def test_outside_a_project_the_advice_is_the_signers_trust_store(
+    workdir: Path, cli: Runner, command: str
+) -> None:
+    write_jsonl(workdir / "data.jsonl", chat_records(1))
+    extra = ("--intent", str(intent_file(workdir, "intent"))) if command == "audit" else ()
+    result = cli(command, "data.jsonl", *extra)
+    assert result.code == 2
+    assert "no --trust given and no .provenance folder" in result.err
+    assert (
+        "pass --trust FILE (the trust store of whoever signed the data), or run 'provenance init'"
+        in result.err
+    )
+    assert "run 'provenance init' first" not in result.err
+
+
+def test_a_missing_trust_store_file_gets_the_same_advice(workdir: Path, cli: Runner) -> None:
+    write_jsonl(workdir / "data.jsonl", chat_records(1))
+    result = cli("verify", "data.jsonl", "--trust", "theirs.yaml")
+    assert result.code == 2
+    assert "theirs.yaml: trust store not found" in result.err
+    assert "the trust store of whoever signed the data" in result.err
+
+
+def test_an_unreachable_registry_database_is_one_line(project_dir: Path, cli: Runner) -> None:
+    result = cli("db", "upgrade", "--db", "postgresql://provenance@host.invalid/registry")
+    assert result.code == 2
+    (line,) = result.err.strip().splitlines()
+    assert line.startswith("provenance: error: the registry database cannot be used: ")
+    assert "--db or PROVENANCE_DATABASE_URL" in line
+    assert "Traceback" not in result.err

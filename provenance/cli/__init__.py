@@ -37,6 +37,24 @@ def _note_fast_path(argv: list[str]) -> None:
             sys.stderr.write(note + "\n")
 
 
+def _database_problem(exc: Exception) -> ProvenanceError | None:
+    """The registry database refusing a connection or a statement (a host that does not
+    resolve, a server that is down, a file that cannot be opened) as one line naming the
+    database's own reason, instead of the driver's traceback; None for any other error.
+    SQLAlchemy is looked up only when a registry command has already imported it."""
+    from provenance.errors import InputError
+
+    errors = sys.modules.get("sqlalchemy.exc")
+    if errors is None or not isinstance(exc, errors.DBAPIError):
+        return None
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return InputError(
+        f"the registry database cannot be used: {reason[0] if reason else type(exc).__name__}",
+        hint="check the URL given with --db or PROVENANCE_DATABASE_URL, and that its server "
+        "is running",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (the console script exits with it)."""
     with stop_on_signals():
@@ -52,6 +70,12 @@ def main(argv: list[str] | None = None) -> int:
         except ProvenanceError as exc:
             sys.stderr.write(f"provenance: error: {exc.diagnostics()}\n")
             return exc.exit_code
+        except Exception as exc:
+            problem = _database_problem(exc)
+            if problem is None:
+                raise
+            sys.stderr.write(f"provenance: error: {problem.diagnostics()}\n")
+            return problem.exit_code
         except (Stopped, KeyboardInterrupt) as exc:
             stopped = exc if isinstance(exc, Stopped) else Stopped(signal.SIGINT)
             what = "interrupted" if stopped.signum == signal.SIGINT else "terminated"

@@ -358,6 +358,7 @@ def verify(
     from provenance.cli.progress import progress_bar
     from provenance.scan import report_from, scan_paths
     from provenance.sources import walk_data
+    from provenance.text import count
     from provenance.verification import Verifier
 
     walk = walk_data(files, follow_links=follow_links)
@@ -388,9 +389,10 @@ def verify(
         label = "incomplete-batch" if require_complete else "note: incomplete batch"
         for batch in report.incomplete:
             echo(f"{label}: {batch}")
-        parts = ", ".join(f"{n} {status}" for status, n in sorted(report.counts.items()))
+        parts = ", ".join(f"{n:,} {status}" for status, n in sorted(report.counts.items()))
         verdict = {0: "PASS", 1: "FAIL", 2: "NO VERDICT"}[report.exit_code()]
-        echo(f"{verdict}: {report.total} records in {len(paths)} file(s): {parts or 'none'}")
+        where = count(len(paths), "file")
+        echo(f"{verdict}: {count(report.total, 'record')} in {where}: {parts or 'none'}")
     if report.exit_code() == 2:
         _why_no_verdict(report, paths)
     raise typer.Exit(report.exit_code())

@@ -17,6 +17,7 @@ from typer.core import TyperGroup
 from provenance.cli.app import app, command_group
 from provenance.cli.output import echo, emit_json, table
 from provenance.errors import ConfigError, InputError, ProvenanceError
+from provenance.text import count
 
 if TYPE_CHECKING:
     from provenance.auditor import AuditInputs, AuditReport
@@ -151,11 +152,14 @@ def ingest(
     if format == "json":
         emit_json(result.to_dict())
         return
-    counts = ", ".join(f"{v} {k}" for k, v in sorted(result.counts.items()))
-    echo(f"dataset {result.name} {result.dataset_digest}: {result.records} records ({counts})")
+    counts = ", ".join(f"{v:,} {k}" for k, v in sorted(result.counts.items()))
+    echo(
+        f"dataset {result.name} {result.dataset_digest}: {count(result.records, 'record')} ({counts})"
+    )
     if result.changed:
         echo(
-            f"added {result.manifests_added} manifests, {result.members_added} records"
+            f"added {count(result.manifests_added, 'manifest')}, "
+            f"{count(result.members_added, 'record')}"
             + (", the dataset" if result.dataset_added else "")
         )
     else:
@@ -360,8 +364,9 @@ def evidence_build(
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_bytes(data)
     echo(
-        f"{output}: {info.kind} {info.name}, {info.datasets} dataset(s), {info.manifests} "
-        f"manifests, {info.reports} audit report(s), checkpoint {info.checkpoint_size} "
+        f"{output}: {info.kind} {info.name}, {count(info.datasets, 'dataset')}, "
+        f"{count(info.manifests, 'manifest')}, {count(info.reports, 'audit report')}, "
+        f"checkpoint {info.checkpoint_size} "
         f"{info.checkpoint_root[:16]}… ({info.bytes:,} bytes)"
     )
 
@@ -587,7 +592,7 @@ def lineage_add(
     for name in result.undeclared:
         echo(f"warning: dataset '{name}' is not in the registry; recorded by name only", err=True)
     if result.model_added or result.edges_added:
-        echo(f"model {model}: {result.edges_added} declaration(s) added")
+        echo(f"model {model}: {count(result.edges_added, 'declaration')} added")
     else:
         echo(f"model {model}: already declared, nothing added")
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from provenance.report.base import Renderer
 from provenance.report.common import first_waived, waiver_note
+from provenance.text import count
 
 if TYPE_CHECKING:
     from provenance.auditor import AuditReport
@@ -32,9 +33,9 @@ class TextRenderer(Renderer):
             f"target: {intent.target.name} ({intent.target.kind or 'model'}), {intent.activity}, "
             f"{'commercial' if intent.commercial else 'non-commercial'}, {intent.distribution}, "
             f"{intent.date.isoformat()}",
-            f"records: {s.records} in {len(report.files)} file(s); {s.synthetic_records} signed "
-            f"and verified, {s.untagged_records} without manifest, {s.failed_records} failed "
-            "verification",
+            f"records: {s.records:,} in {count(len(report.files), 'file')}; "
+            f"{s.synthetic_records:,} signed and verified, {s.untagged_records:,} without "
+            f"manifest, {s.failed_records:,} failed verification",
             "",
             "decisions:",
         ]
@@ -43,7 +44,7 @@ class TextRenderer(Renderer):
         for d in report.policy.decisions:
             waived = first_waived(d.findings)
             mark = WAIVED if waived is not None and d.outcome == "allow" else MARK[d.outcome]
-            head = f"  {mark} {d.terms}  ({d.record_count} records)"
+            head = f"  {mark} {d.terms}  ({count(d.record_count, 'record')})"
             if mark == WAIVED and waived is not None:
                 head += f" — {waiver_note(waived)}"
             lines.append(head)
@@ -89,19 +90,20 @@ class TextRenderer(Renderer):
             f"{_pct(s.self_generated_share)}, duplicates {_pct(s.duplicate_rate)}"
             f"{'' if s.duplicate_rate_exact else ' (estimate)'}",
             "  generation depth: "
-            + ", ".join(f"{depth}: {n}" for depth, n in s.generation_depth.items()),
-            "  by provider: " + (", ".join(f"{k} {v}" for k, v in s.by_provider.items()) or "none"),
-            "  by model: " + (", ".join(f"{k} {v}" for k, v in s.by_model.items()) or "none"),
+            + ", ".join(f"{depth}: {n:,}" for depth, n in s.generation_depth.items()),
+            "  by provider: "
+            + (", ".join(f"{k} {v:,}" for k, v in s.by_provider.items()) or "none"),
+            "  by model: " + (", ".join(f"{k} {v:,}" for k, v in s.by_model.items()) or "none"),
             "  contributions: "
             + (
                 ", ".join(
-                    f"{p} {role} {n}"
+                    f"{p} {role} {n:,}"
                     for p, roles in s.contributions.items()
                     for role, n in roles.items()
                 )
                 or "none"
             ),
-            f"  record classes judged: {s.classes}",
+            f"  record classes judged: {s.classes:,}",
             f"  dataset digest: {report.dataset_digest}",
         ]
         for note in s.incomplete_batches:

@@ -150,7 +150,7 @@ def test_lineage_add_is_idempotent_and_exports(
         "fine-tune",
     )
     assert added.code == 0, added.err
-    assert "2 declaration(s) added" in added.out
+    assert "2 declarations added" in added.out
     again = cli(
         "lineage", "add", "acme/helper-7b", "--trained-on", "d1", "--base-model", "fabrikam-7b"
     )
