@@ -1,6 +1,7 @@
 """provenance: signed provenance for synthetic training data, and a policy gate over provider terms.
 
-The SDK surface: :func:`load_signer`, :class:`Tagger`, :class:`RecordDraft`, and the manifest model.
+The SDK surface: :func:`load_signer`, :class:`Tagger`, :class:`RecordDraft`, the manifest model,
+and for checking: :func:`load_trust`, :class:`Verifier`, :func:`audit`.
 Each name is imported on first use, so a generation script that only signs never loads the audit.
 """
 
@@ -15,8 +16,9 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from provenance.auditor import AuditReport, audit
     from provenance.manifest import Contribution, Generator, Manifest, Parent, TermsRef
-    from provenance.project import load_signer
+    from provenance.project import load_signer, load_trust
     from provenance.tagging import RecordDraft, Tagger, prompt_parent
+    from provenance.verification import Verifier
 
 __getattr__, __dir__ = _lazy.exports(
     __name__,
@@ -29,9 +31,11 @@ __getattr__, __dir__ = _lazy.exports(
         "Parent": "provenance.manifest",
         "TermsRef": "provenance.manifest",
         "load_signer": "provenance.project",
+        "load_trust": "provenance.project",
         "RecordDraft": "provenance.tagging",
         "Tagger": "provenance.tagging",
         "prompt_parent": "provenance.tagging",
+        "Verifier": "provenance.verification",
     },
 )
 
@@ -44,8 +48,10 @@ __all__ = [
     "RecordDraft",
     "Tagger",
     "TermsRef",
+    "Verifier",
     "__version__",
     "audit",
     "load_signer",
+    "load_trust",
     "prompt_parent",
 ]

@@ -184,12 +184,12 @@ TRUST_ADVICE = (
 someone else, whose trust store says which keys count."""
 
 
-def load_trust(path: str | Path) -> TrustStore:
-    """Read a trust store YAML file (bounded like every YAML file, see :mod:`provenance.bounded`);
-    a missing file is an error naming it."""
+def load_trust(path: str | Path | None = None) -> TrustStore:
+    """Read a trust store YAML file (bounded like every YAML file, see :mod:`provenance.bounded`),
+    by default the project's; a missing file is an error naming it."""
     from provenance.bounded import read_yaml
 
-    path = Path(path)
+    path = trust_path(None if path is None else Path(path))
     if not path.exists() and not path.is_symlink():
         raise ConfigError(f"{path}: trust store not found", hint=TRUST_ADVICE)
     data: Any = read_yaml(path, empty=None)
