@@ -132,6 +132,41 @@ class TrustedKey:
             return f"signed at {format_time(when)}: {problem}"
         return None
 
+    def record_problem(
+        self,
+        providers: Iterable[str],
+        organization: str | None,
+        signed_at: datetime | None,
+        now: datetime,
+    ) -> tuple[str, str] | None:
+        """Why a record manifest signed by this key, naming ``providers`` and ``organization``
+        and claiming ``signed_at`` (else judged at ``now``), is not accepted, as the verifier's
+        status and message — revoked, not trusted for records, outside the validity window, or
+        not trusted for a provider or the organisation — or None. The verifier judges signed
+        records by it and ``provenance tag`` judges its key by it before signing."""
+        if self.revoked_at is not None and self.revoked_at <= now:
+            reason = f" ({self.revoked_reason})" if self.revoked_reason else ""
+            return "revoked-signer", f"signed by key '{self.name}', revoked{reason}"
+        problem = self.kind_problem("records")
+        if problem:
+            return "untrusted-signer", problem
+        when = signed_at or now
+        problem = self.window_problem(when)
+        if problem:
+            return "expired-signer", f"signed at {when.isoformat()}: {problem}"
+        for provider in providers:
+            if not self.covers_provider(provider):
+                return (
+                    "untrusted-signer",
+                    f"key '{self.name}' is not trusted to sign for provider '{provider}'",
+                )
+        if not self.covers_organization(organization):
+            return (
+                "untrusted-signer",
+                f"key '{self.name}' is not trusted to sign for organisation '{organization}'",
+            )
+        return None
+
     def window_problem(self, signed_at: datetime) -> str | None:
         """Why ``signed_at`` falls outside the key's validity window, or None."""
         if self.valid_from is not None and signed_at < self.valid_from:

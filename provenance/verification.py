@@ -667,41 +667,12 @@ class Verifier:
             and last[3] == self.now
         ):
             return  # the same keys, predicate and times passed just before (records of one batch)
-        when = signed_at or self.now
         for key in signers:
-            if key.revoked_at is not None and key.revoked_at <= self.now:
-                reason = f" ({key.revoked_reason})" if key.revoked_reason else ""
-                raise VerificationError(
-                    f"signed by key '{key.name}', revoked{reason}",
-                    status=Status.REVOKED_SIGNER.value,
-                    record_id=facts.record_id,
-                )
-            problem = key.kind_problem("records")
+            problem = key.record_problem(
+                predicate.providers, predicate.organization, signed_at, self.now
+            )
             if problem:
-                raise VerificationError(
-                    problem, status=Status.UNTRUSTED_SIGNER.value, record_id=facts.record_id
-                )
-            problem = key.window_problem(when)
-            if problem:
-                raise VerificationError(
-                    f"signed at {when.isoformat()}: {problem}",
-                    status=Status.EXPIRED_SIGNER.value,
-                    record_id=facts.record_id,
-                )
-            for provider in predicate.providers:
-                if not key.covers_provider(provider):
-                    raise VerificationError(
-                        f"key '{key.name}' is not trusted to sign for provider '{provider}'",
-                        status=Status.UNTRUSTED_SIGNER.value,
-                        record_id=facts.record_id,
-                    )
-            if not key.covers_organization(predicate.organization):
-                raise VerificationError(
-                    f"key '{key.name}' is not trusted to sign for organisation "
-                    f"'{predicate.organization}'",
-                    status=Status.UNTRUSTED_SIGNER.value,
-                    record_id=facts.record_id,
-                )
+                raise VerificationError(problem[1], status=problem[0], record_id=facts.record_id)
         self._last_signers = (signers, predicate, signed_at, self.now)
 
     # ---- statements -------------------------------------------------------------------------
