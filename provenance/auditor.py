@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -154,12 +154,8 @@ class AuditCollector:
     def seal(self, state: AuditState, source: str) -> None:
         for entry in state.open_classes.values():
             template = self._template(entry.predicate)
-            record_class = RecordClass(
-                template.contributions,
-                template.organization,
-                template.parents,
-                entry.count,
-                tuple(entry.samples),
+            record_class = replace(
+                template, record_count=entry.count, sample_record_ids=tuple(entry.samples)
             )
             state.tally.add_class(record_class)
             state.class_sources.setdefault(record_class.key, Counter())[source] += entry.count

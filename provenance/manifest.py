@@ -27,6 +27,9 @@ STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://provenance.dev/record/v1"
 BATCH_PREDICATE_TYPE = "https://provenance.dev/batch/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
+UNATTRIBUTED_PARTS = "unattributed_parts"
+"""Predicate member listing, as JSON Pointers, the top-level members of a record that no
+contribution covers (written by the tagger; an audit reviews each as a part of unknown source)."""
 
 ROLES = frozenset(
     {"response", "prompt", "judgement", "rewrite", "translation", "label", "system", "other"}

@@ -27,9 +27,8 @@ import re
 import shutil
 import stat
 import tempfile
-import uuid
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -48,6 +47,7 @@ from provenance.manifest import (
     BATCH_PREDICATE_TYPE,
     PAYLOAD_TYPE,
     STATEMENT_TYPE,
+    UNATTRIBUTED_PARTS,
     Contribution,
     Generator,
     Parent,
@@ -55,6 +55,7 @@ from provenance.manifest import (
     TermsRef,
     build_statement,
     format_time,
+    parse_when,
 )
 from provenance.native import lib as _native
 from provenance.verification import (
@@ -281,6 +282,7 @@ class Tagger:
         parents: Iterable[Parent],
         parameters: Mapping[str, Any] | None,
         signed_at: datetime,
+        unattributed: Sequence[str] = (),
     ) -> RecordPredicate:
         contributions, parents = tuple(contributions), tuple(parents)
         limits = DEFAULT_LIMITS
@@ -301,6 +303,7 @@ class Tagger:
             parameters=dict(parameters if parameters is not None else self.parameters),
             signed_at=signed_at,
             sdk=SDK,
+            extra={UNATTRIBUTED_PARTS: list(unattributed)} if unattributed else {},
         )
 
     def statement_for(
@@ -317,8 +320,10 @@ class Tagger:
         """The canonical statement bytes for ``record`` (what is signed)."""
         content = {k: v for k, v in record.items() if k != PROVENANCE_KEY}
         parts = self._parts(content, contributions, generated_at, model_returned, response_id)
-        predicate = self._predicate(parts, parents, parameters, self.clock())
-        return self._statement_bytes(self.record_id(record), content_digest(content), predicate)
+        unattributed = unattributed_parts(content, parts, self.id_field)
+        predicate = self._predicate(parts, parents, parameters, self.clock(), unattributed)
+        digest = content_digest(content)
+        return self._statement_bytes(self.record_id(record, digest), digest, predicate)
 
     def _parts(
         self,
@@ -352,8 +357,15 @@ class Tagger:
             predicate_bytes = canonical_bytes(predicate.to_dict())
         return canonical_statement(predicate_bytes, digest, name)
 
-    def record_id(self, record: Mapping[str, Any]) -> str:
-        return _record_name(record.get(self.id_field))
+    def record_id(self, record: Mapping[str, Any], digest: str | None = None) -> str:
+        """The record's id field, or for a record without one an id derived from its content
+        (see :func:`derived_id`); ``digest`` is its content digest when already known."""
+        value = record.get(self.id_field)
+        if _usable_id(value):
+            return str(value)
+        if digest is None:
+            digest = content_digest({k: v for k, v in record.items() if k != PROVENANCE_KEY})
+        return derived_id(digest)
 
     # ---- per-record signing -----------------------------------------------------------------
 
@@ -585,6 +597,16 @@ class _Job:
     """Folder where workers leave their output for the parent to copy (None: return it)."""
     commit: _Commit | None = None
     """When set, workers write their output into the output file themselves, in input order."""
+    optional: frozenset[str] = frozenset()
+    """Pointers of ``contributions`` that a record may lack."""
+    time_field: str | None = None
+    """The record member holding its generation time, when each record gives its own."""
+
+    @property
+    def per_record(self) -> bool:
+        """Whether each record is read whole for its manifest: parts are checked against it, or
+        its time is read from it."""
+        return self.contributions is not None or self.time_field is not None
 
 
 class _Commit:
@@ -686,6 +708,8 @@ class _Done:
     spooled: str | None = None
     error: tuple[str, str, int, str | None] | None = None
     """(error class name, message, line, hint) of the first input error."""
+    unattributed: dict[str, int] = field(default_factory=dict)
+    """Top-level members that no ``--parts`` entry covers: pointer → records."""
 
 
 class _Unsigned:
@@ -713,7 +737,10 @@ def _sign_task(job: _Job, task: _Task) -> _Done:
         if job.batch_size is not None and shared is not None:
             done = _sign_natively(job, data, shared[1], now)
         if done is None:
-            done = _sign_records(job, _state_task(job, task.first_line, data, shared, now), now)
+            counts: dict[str, int] = {}
+            stated = _state_task(job, task.first_line, data, shared, now, counts)
+            done = _sign_records(job, stated, now)
+            done.unattributed = counts
         if len(done.output) > job.max_line:
             _check_lengths(job, task.first_line, data, done.output)
         return done
@@ -747,7 +774,7 @@ def _shared_predicate(job: _Job, now: datetime) -> tuple[RecordPredicate, bytes]
     """The predicate every record of a task signed ``now`` shares, with its canonical bytes; None
     when each record has its own (part digests)."""
     tagger = job.tagger
-    if tagger.part_digests:
+    if tagger.part_digests or job.per_record:
         return None
     contributions = tagger._parts({}, job.contributions, job.generated_at or now, None, None)
     predicate = tagger._predicate(contributions, (), None, now)
@@ -796,9 +823,12 @@ def _state_task(
     data: bytes,
     shared: tuple[RecordPredicate, bytes] | None,
     now: datetime,
+    counts: dict[str, int],
 ) -> list[_Unsigned]:
     """Parse every record of a task's ``data`` and write its statement; only the bytes are
-    kept. ``shared`` is :func:`_shared_predicate`."""
+    kept. ``shared`` is :func:`_shared_predicate`; ``counts`` receives the members no part
+    covers (:func:`unattributed_parts`), with the number of records."""
+    predicates: dict[Any, tuple[RecordPredicate, bytes]] = {}
     tagger = job.tagger
     generated_at = job.generated_at or now
     records: list[_Unsigned] = []
@@ -815,7 +845,7 @@ def _state_task(
             # without building the record.
             content, _, _, start, end = scanned
             body, empty, digest = line, content == b"{}", _sha256(content).hexdigest()
-            name = _record_name(orjson.loads(line[start:end]) if start >= 0 else None)
+            name = _record_name(orjson.loads(line[start:end]) if start >= 0 else None, digest)
         else:
             try:
                 record, digest = parse(line)
@@ -832,24 +862,128 @@ def _state_task(
                     )
                 record = {k: v for k, v in record.items() if k != PROVENANCE_KEY}
                 body = orjson.dumps(record)
-            empty, name = not record, tagger.record_id(record)
+            empty, name = not record, tagger.record_id(record, digest)
         if shared is None:
-            # Part digests: the whole record was read above (the native reader was not asked).
-            parts = tagger._parts(record, job.contributions, generated_at, None, None)
-            statement = tagger._statement_bytes(
-                name, digest, tagger._predicate(parts, (), None, now)
+            # Part digests, parts or a time per record: the whole record was read above (the
+            # native reader was not asked).
+            when = (
+                generated_at
+                if job.time_field is None
+                else record_time(record, job.time_field, job.source, number)
             )
+            chosen: tuple[Contribution, ...] | None = None
+            unattributed: tuple[str, ...] = ()
+            if job.contributions is not None:
+                chosen = record_parts(
+                    record, job.contributions, job.optional, when, job.source, number
+                )
+                unattributed = unattributed_parts(record, chosen, id_field)
+                for pointer in unattributed:
+                    counts[pointer] = counts.get(pointer, 0) + 1
+            key = (None if chosen is None else tuple(c.pointer for c in chosen), when, unattributed)
+            known = None if tagger.part_digests else predicates.get(key)
+            if known is None:
+                parts = tagger._parts(record, chosen, when, None, None)
+                predicate = tagger._predicate(parts, (), None, now, unattributed)
+                known = predicates[key] = (predicate, canonical_bytes(predicate.to_dict()))
+            statement = tagger._statement_bytes(name, digest, *known)
         else:
             statement = tagger._statement_bytes(name, digest, *shared)
         records.append(_Unsigned(body, empty, statement))
     return records
 
 
-def _record_name(value: Any) -> str:
-    """A record's id: its id field when that is a string or an integer, else a random one."""
-    if isinstance(value, str | int) and not isinstance(value, bool):
-        return str(value)
-    return uuid.uuid4().hex
+def _usable_id(value: Any) -> bool:
+    """Whether an id field's value names the record: a string or an integer."""
+    return isinstance(value, str | int) and not isinstance(value, bool)
+
+
+def derived_id(digest: str) -> str:
+    """The id of a record without one: ``sha256:`` and the first 16 hex digits of its content
+    digest. The same content always gets the same id, so tagging it again, in either tagging
+    path, names it the same, and ``trace`` or ``explain`` find it by that id."""
+    return "sha256:" + digest.removeprefix("sha256:")[:16]
+
+
+def unattributed_parts(
+    content: Mapping[str, Any], contributions: Sequence[Contribution], id_field: str = "id"
+) -> tuple[str, ...]:
+    """The top-level members of ``content`` that no contribution covers, as JSON Pointers: none
+    when one contribution is the whole record (``""``); else every member but the id that no
+    contribution's pointer lies in. The manifest names them (``unattributed_parts``), so that
+    an audit reviews them as parts of unknown source instead of passing them silently."""
+    pointers = [c.pointer for c in contributions]
+    if "" in pointers:
+        return ()
+    covered = {p[1:].split("/", 1)[0].replace("~1", "/").replace("~0", "~") for p in pointers}
+    return tuple(
+        "/" + k.replace("~", "~0").replace("/", "~1")
+        for k in content
+        if k not in covered and k != id_field and k != PROVENANCE_KEY
+    )
+
+
+def record_time(record: Mapping[str, Any], field_name: str, source: str, line: int) -> datetime:
+    """When ``record`` was generated, read from its member ``field_name``: an RFC 3339 time, or a
+    date (midnight UTC). A record without the member, or with another value, is refused with its
+    file and line."""
+    value = record.get(field_name)
+    if not isinstance(value, str):
+        what = "has no field" if value is None else "has a field that is not a time:"
+        raise InputError(
+            f"record {what} '{field_name}'",
+            source=source,
+            line=line,
+            hint="--generated-at-field needs an RFC 3339 time or a date in every record",
+        )
+    try:
+        return parse_when(value, f"field '{field_name}'")
+    except ProvenanceError as exc:
+        raise InputError(
+            f"field '{field_name}' is not an RFC 3339 time or date: {value[:64]!r}",
+            source=source,
+            line=line,
+        ) from exc
+
+
+def record_parts(
+    record: Mapping[str, Any],
+    contributions: Sequence[Contribution],
+    optional: Collection[str],
+    generated_at: datetime,
+    source: str,
+    line: int,
+) -> tuple[Contribution, ...]:
+    """The ``--parts`` contributions that apply to ``record``, each with a time (its own, else
+    ``generated_at``). A part the record lacks is refused with the record's file and line,
+    unless it is in ``optional``; an optional part the record lacks is left out of its
+    manifest."""
+    out = []
+    for contribution in contributions:
+        try:
+            resolve_pointer(record, contribution.pointer)
+        except LookupError:
+            if contribution.pointer in optional:
+                continue
+            raise InputError(
+                f"record has no part '{contribution.pointer}' named in --parts",
+                source=source,
+                line=line,
+                hint="fix the pointer, or mark the part 'optional: true' in the parts file "
+                "when some records lack it",
+            ) from None
+        if contribution.generated_at is None:
+            contribution = replace(contribution, generated_at=generated_at)
+        out.append(contribution)
+    if not out:
+        raise InputError("record has none of the parts named in --parts", source=source, line=line)
+    return tuple(out)
+
+
+def _record_name(value: Any, digest: str) -> str:
+    """A record's id: its id field when that is a string or an integer, else one derived from its
+    content digest (hex)."""
+    return str(value) if _usable_id(value) else derived_id(digest)
 
 
 def _sign_records(job: _Job, records: list[_Unsigned], now: datetime) -> _Done:
@@ -1130,6 +1264,9 @@ def tag_jsonl(
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     max_line: int = DEFAULT_LIMITS.max_record_bytes,
+    optional_parts: Collection[str] = (),
+    time_field: str | None = None,
+    unattributed: dict[str, int] | None = None,
 ) -> int:
     """Sign every record of the JSONL file ``source`` (plain, .gz or .zst; a pipe, or an open
     binary stream such as ``sys.stdin.buffer``) into ``output``.
@@ -1142,6 +1279,12 @@ def tag_jsonl(
     consecutive records; ``sidecar`` is the data file's final name and the open sidecar file, when
     the batch envelopes go there instead of into every record. Records are signed on ``workers``
     processes (default: every core for large inputs). Returns the number of records.
+
+    With ``contributions``, each record must hold every part they name but those in
+    ``optional_parts`` (see :func:`record_parts`), and ``unattributed``, when given, receives the
+    top-level members no part covers with their number of records (see
+    :func:`unattributed_parts`). With ``time_field``, each record's generation time is read
+    from that member (see :func:`record_time`).
 
     Every line written is one a reader takes: no longer than ``max_line`` bytes (by default
     ``Limits.max_record_bytes``, the longest line ``provenance verify`` reads), strict JSON
@@ -1165,6 +1308,8 @@ def tag_jsonl(
         replace_existing,
         None if sidecar is None else sidecar[0] + SIDECAR_SUFFIX,
         max_line,
+        optional=frozenset(optional_parts),
+        time_field=time_field,
     )
     per_task = max(1, TASK_BYTES // 1024)
     if batch_size is not None:
@@ -1188,6 +1333,9 @@ def tag_jsonl(
             output.write(done.output)
         if sidecar is not None and done.sidecar:
             sidecar[1].write(done.sidecar)
+        if unattributed is not None:
+            for pointer, records in done.unattributed.items():
+                unattributed[pointer] = unattributed.get(pointer, 0) + records
         count += done.records
         done_bytes += size
         if progress:

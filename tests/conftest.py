@@ -13,7 +13,7 @@ from provenance.cli import main
 
 ASSETS = Path(__file__).parent / "assets"
 
-TAG = (
+GENERATOR = (
     "--key",
     "gen",
     "--model",
@@ -25,7 +25,13 @@ TAG = (
     "--organization",
     "acme",
 )
-"""``provenance tag`` options for the project key ``gen``: gpt-4o through OpenAI's API, for acme."""
+"""``provenance tag`` options for the project key ``gen``: gpt-4o through OpenAI's API, for acme;
+without the generation time, which ``tag`` requires."""
+
+GENERATED_AT = "2024-06-01T09:00:00Z"
+
+TAG = (*GENERATOR, "--generated-at", GENERATED_AT)
+"""``GENERATOR`` with the generation time (a later ``--generated-at`` replaces it)."""
 
 
 @dataclass

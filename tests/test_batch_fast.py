@@ -584,7 +584,7 @@ def test_multi_model_records_sign_and_verify_through_the_fast_paths(tmp_path: Pa
     ]
 
 
-def test_records_without_an_id_get_a_random_one(tmp_path: Path) -> None:
+def test_records_without_an_id_get_one_derived_from_their_content(tmp_path: Path) -> None:
     records = chat_records(3)
     del records[1]["id"]
     source = write_jsonl(tmp_path / "in.jsonl", records)
@@ -593,7 +593,8 @@ def test_records_without_an_id_get_a_random_one(tmp_path: Path) -> None:
     partial: scan.ScanPartial[None] = scan.scan_paths([out], Verifier(TRUST), workers=1)
     assert partial.counts == {"ok": 3}
     statement = orjson.loads(base64.b64decode(prov(read_jsonl(out)[1])["statement"]))
-    assert len(statement["subject"][0]["name"]) == 32
+    digest = statement["subject"][0]["digest"]["sha256"]
+    assert statement["subject"][0]["name"] == f"sha256:{digest[:16]}"
 
 
 # ---- canonical bytes and digests ----------------------------------------------------------------

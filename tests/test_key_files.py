@@ -48,7 +48,7 @@ def test_a_pem_path_is_checked_like_a_project_key(
     pem = project_dir / "signing.pem"
     pem.write_bytes(PrivateKeySigner.generate().private_pem())
     pem.chmod(0o644)
-    options = ("--model", "gpt-4o", "--provider", "openai")
+    options = ("--model", "gpt-4o", "--provider", "openai", "--generated-at", "now", "--force")
     refused = cli("tag", data, "-o", "out.jsonl", "--key", pem, *options)
     assert refused.code == 2
     assert f"chmod 600 {pem}" in refused.err
@@ -104,7 +104,7 @@ def test_generated_and_rotated_keys_are_owner_only_whatever_the_umask(
     assert _mode(keys / "gen.key") == 0o600
     assert _mode(keys / "next.key") == 0o600
     data = write_jsonl(workdir / "in.jsonl", chat_records(1))
-    assert cli("tag", data, "-o", "out.jsonl", *TAG).code == 0
+    assert cli("tag", data, "-o", "out.jsonl", *TAG[:1], "next", *TAG[2:]).code == 0
 
 
 def test_registry_signing_refuses_an_open_key_unless_told(
@@ -159,7 +159,7 @@ def test_a_private_key_file_of_two_keys_is_refused(
         PrivateKeySigner.generate().private_pem() + PrivateKeySigner.generate().private_pem()
     )
     pem.chmod(0o600)
-    result = cli("tag", data, "-o", "out.jsonl", "--key", pem, "--model", "m", "--provider", "p")
+    result = cli("tag", data, "-o", "out.jsonl", "--key", pem, *TAG[2:])
     assert result.code == 2
     assert f"{pem} holds 2 private keys; give one per file" in result.err
     assert not (project_dir / "out.jsonl").exists()

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import Runner, chat_records, read_jsonl, write_jsonl
 
-TAG = ("--key", "gen", "--model", "gpt-4o", "--provider", "openai")
+TAG = ("--key", "gen", "--model", "gpt-4o", "--provider", "openai", "--generated-at", "2024-06-01")
 
 
 def _signed_rows(project_dir: Path, cli: Runner, n: int = 6) -> list[dict[str, object]]:

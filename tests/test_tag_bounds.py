@@ -162,10 +162,23 @@ def test_batch_sizes_and_parts_beyond_the_limits_are_refused_before_signing(
     over = cli("tag", "in.jsonl", "-o", "out.jsonl", *TAG, "--batch-size", str(most + 1))
     assert over.code == 2 and f"batch size must be between 1 and {most}" in over.err
     most_parts = DEFAULT_LIMITS.max_contributions
+    record = {"id": 3} | {f"p{i}": i for i in range(most_parts + 1)}
+    (project_dir / "in.jsonl").write_bytes(orjson.dumps(record) + b"\n")
     for count, code in ((most_parts, 0), (most_parts + 1, 2)):
         parts = "".join(f"/p{i}: {{provider: openai, model: gpt-4o}}\n" for i in range(count))
         (project_dir / "parts.yaml").write_text(parts)
-        result = cli("tag", "in.jsonl", "-o", "out.jsonl", "--key", "gen", "--parts", "parts.yaml")
+        result = cli(
+            "tag",
+            "in.jsonl",
+            "-o",
+            "out.jsonl",
+            "--key",
+            "gen",
+            "--parts",
+            "parts.yaml",
+            "--generated-at",
+            "2024-06-01",
+        )
         assert result.code == code, result.err
         if code:
             assert f"{count} contributions, more than the {most_parts}" in result.err

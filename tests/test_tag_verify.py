@@ -85,7 +85,8 @@ def test_key_not_in_trust_store_is_untrusted(signed: Path, cli: Runner) -> None:
     cli("keys", "generate", "other")
     records = read_jsonl(signed)
     write_jsonl(signed, [{k: v for k, v in r.items() if k != "_provenance"} for r in records])
-    assert cli("tag", signed, "-o", "other.jsonl", *TAG[:1], "other", *TAG[2:]).code == 0
+    signing = cli("tag", signed, "-o", "other.jsonl", *TAG[:1], "other", *TAG[2:], "--force")
+    assert signing.code == 0, signing.err
     result = cli("verify", "other.jsonl")
     assert result.code == 1
     assert "untrusted-signer" in result.out
@@ -114,6 +115,9 @@ def test_key_trusted_only_for_another_provider(project_dir: Path, cli: Runner) -
             "gpt-4o",
             "--provider",
             "openai",
+            "--generated-at",
+            "2024-06-01",
+            "--force",
         ).code
         == 0
     )
@@ -138,6 +142,8 @@ def test_rotated_key_keeps_old_signatures_and_signs_new_ones(signed: Path, cli: 
             "m",
             "--provider",
             "openai",
+            "--generated-at",
+            "2024-06-01",
         ).code
         == 0
     )
@@ -154,6 +160,9 @@ def test_rotated_key_keeps_old_signatures_and_signs_new_ones(signed: Path, cli: 
             "m",
             "--provider",
             "openai",
+            "--generated-at",
+            "2024-06-01",
+            "--force",
         ).code
         == 0
     )

@@ -20,6 +20,7 @@ from provenance.cli.output import echo, emit_json
 from provenance.errors import ConfigError, InputError, MalformedJSONError
 
 if TYPE_CHECKING:
+    from provenance.keys import VerifyingKey
     from provenance.manifest import Contribution
     from provenance.scan import VerifyReport
     from provenance.tagging import RecordWriter
@@ -64,9 +65,29 @@ def tag(
     generated_at: Annotated[
         str | None,
         typer.Option(
-            help="When the data was really made (RFC 3339 or date); picks the terms in force."
+            help="When the data was really made (RFC 3339 or date; 'now' for data made just "
+            "now); picks the terms in force. This or --generated-at-field is required."
         ),
     ] = None,
+    generated_at_field: Annotated[
+        str | None,
+        typer.Option(help="Read each record's generation time from this field (RFC 3339 or date)."),
+    ] = None,
+    terms_unknown_ok: Annotated[
+        bool,
+        typer.Option(
+            "--terms-unknown-ok",
+            help="Sign with a --terms id (or a parts file's terms) the policy library lacks.",
+        ),
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Sign even with a key the trust store would not accept for these records "
+            "(revoked, expired, not trusted for records, the provider or the organisation).",
+        ),
+    ] = False,
     organization: Annotated[
         str | None, typer.Option(help="Organisation whose account generated the data.")
     ] = None,
@@ -115,6 +136,12 @@ def tag(
     Every line written is one 'provenance verify' reads: a line longer than 16 MiB, as it stands
     or once signed, is refused with its file and line. To stdout or a pipe (-o -) records are
     written as they are signed; the exit code then says whether the stream is complete.
+
+    Refused before signing, as 'provenance verify' or an audit would find them: no generation
+    time (--generated-at TIME, --generated-at now or --generated-at-field FIELD), a --parts
+    pointer a record lacks (unless the part says optional: true), a key the trust store would
+    reject for these records (unless --force), terms the policy library lacks (unless
+    --terms-unknown-ok). Top-level fields no part covers are named in a warning.
     """
     from provenance import project
     from provenance.cli.progress import progress_bar
@@ -122,16 +149,39 @@ def tag(
     from provenance.sources.jsonl import JsonlSource, open_binary_write
     from provenance.tagging import RecordWriter, Tagger, sidecar_path, tag_jsonl
 
-    when = None if generated_at is None else parse_when(generated_at, "--generated-at")
-    contributions = None if parts is None else _load_parts(parts, when)
+    plan = None if parts is None else _load_parts(parts)
+    contributions = None if plan is None else plan[0]
     if contributions is None and (model is None or provider is None):
         raise InputError(
             "give --model and --provider, or --parts for records written by several models"
         )
     if contributions is not None and (model is not None or provider is not None):
         raise InputError("--parts names every generator; leave out --model and --provider")
+    if generated_at is not None and generated_at_field is not None:
+        raise InputError("give --generated-at or --generated-at-field, not both")
+    if generated_at is None and generated_at_field is None:
+        raise InputError(
+            "say when the data was generated: the time picks the terms version in force",
+            hint="give --generated-at TIME (RFC 3339 or a date), --generated-at now for data "
+            "made just now, or --generated-at-field FIELD to read it from each record",
+        )
+    when = (
+        None
+        if generated_at is None
+        else datetime.now(UTC)
+        if generated_at.strip() == "now"
+        else parse_when(generated_at, "--generated-at")
+    )
+    if not terms_unknown_ok:
+        _check_terms(
+            [terms] if contributions is None else [c.terms.id for c in contributions if c.terms]
+        )
     first = contributions[0].generator if contributions else None
     signer = project.load_signer(key, insecure=insecure_key)
+    providers = (
+        [provider or ""] if contributions is None else [c.generator.provider for c in contributions]
+    )
+    _check_key(key, signer.verifying_key(), providers, organization, force)
     tagger = Tagger(
         signer,
         provider=provider or (first.provider if first else ""),
@@ -164,9 +214,24 @@ def tag(
                     sidecar=sidecar,
                     workers=workers,
                     progress=progress,
+                    optional_parts=optional,
+                    time_field=generated_at_field,
+                    unattributed=unattributed,
                 )
         writer = RecordWriter(tagger, handle, batch_size, sidecar=sidecar)
-        return _tag_records(writer, input, when, contributions, replace_existing)
+        return _tag_records(
+            writer,
+            input,
+            when,
+            generated_at_field,
+            contributions,
+            optional,
+            replace_existing,
+            unattributed,
+        )
+
+    optional = frozenset[str]() if plan is None else plan[1]
+    unattributed: dict[str, int] = {}
 
     mode = f"batches of {batch_size}" if batch_size else "one signature per record"
     if streamed:
@@ -176,6 +241,7 @@ def tag(
         ) as stream:
             count = sign(stream, None)
             stream.flush()
+        _warn_unattributed(unattributed, count)
         echo(f"signed {count} records → {output} ({mode}, key {signer.keyid[:16]})", err=True)
         return
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -203,6 +269,7 @@ def tag(
             side_tmp.unlink(missing_ok=True)
     if side is not None:
         mode += f", envelopes in {side.name}"
+    _warn_unattributed(unattributed, count)
     echo(f"signed {count} records → {output} ({mode}, key {signer.keyid[:16]})")
 
 
@@ -232,13 +299,18 @@ def _tag_records(
     writer: RecordWriter,
     input: Path,
     when: datetime | None,
+    time_field: str | None,
     contributions: list[Contribution] | None,
+    optional: frozenset[str],
     replace_existing: bool,
+    unattributed: dict[str, int],
 ) -> int:
-    """Sign a source that is not JSONL (Parquet, datasets), record by record."""
+    """Sign a source that is not JSONL (Parquet, datasets), record by record, as
+    :func:`provenance.tagging.tag_jsonl` signs JSONL."""
     from provenance import canonical
     from provenance.limits import DEFAULT_LIMITS
     from provenance.sources import open_source
+    from provenance.tagging import record_parts, record_time, unattributed_parts
     from provenance.verification import PROVENANCE_KEY
 
     most = DEFAULT_LIMITS.max_record_bytes
@@ -262,24 +334,42 @@ def _tag_records(
                 line=raw.line,
                 hint="pass --replace to sign it again",
             )
+        at = when if time_field is None else record_time(record, time_field, raw.source, raw.line)
         if contributions is None:
-            writer.write(record, generated_at=when)
-        else:
-            writer.write(record, contributions=contributions)
+            writer.write(record, generated_at=at)
+            continue
+        assert at is not None  # a time is given, or read from the record
+        chosen = record_parts(record, contributions, optional, at, raw.source, raw.line)
+        for pointer in unattributed_parts(record, chosen, writer.tagger.id_field):
+            unattributed[pointer] = unattributed.get(pointer, 0) + 1
+        writer.write(record, contributions=chosen)
     writer.flush()
     return writer.count
 
 
-def _load_parts(path: Path, when: datetime | None) -> list[Contribution]:
-    """Read ``--parts``: ``{pointer: {provider, model, role, service, terms, generated_at}}``."""
+def _load_parts(path: Path) -> tuple[list[Contribution], frozenset[str]]:
+    """Read ``--parts``: ``{pointer: {provider, model, role, service, terms, generated_at,
+    optional}}``; the contributions, and the pointers marked ``optional: true`` (a record may
+    lack them). A part without ``generated_at`` takes the run's time when each record is
+    signed."""
     from provenance.bounded import read_yaml
     from provenance.manifest import ROLES, Contribution, Generator, TermsRef, parse_when
 
     data: Any = read_yaml(path, empty=None)
     if not isinstance(data, dict) or not data:
         raise ConfigError("must map JSON Pointers to generators", source=str(path))
-    known = {"provider", "model", "role", "service", "terms", "generated_at", "model_returned"}
+    known = {
+        "provider",
+        "model",
+        "role",
+        "service",
+        "terms",
+        "generated_at",
+        "model_returned",
+        "optional",
+    }
     out = []
+    optional = set()
     for pointer, spec in data.items():
         where = f"part '{pointer}'"
         if not isinstance(pointer, str) or not (pointer == "" or pointer.startswith("/")):
@@ -298,8 +388,12 @@ def _load_parts(path: Path, when: datetime | None) -> list[Contribution]:
             raise ConfigError(
                 f"{where}: role '{role}' is not one of {', '.join(sorted(ROLES))}", source=str(path)
             )
+        if not isinstance(spec.get("optional", False), bool):
+            raise ConfigError(f"{where}: optional must be true or false", source=str(path))
+        if spec.get("optional"):
+            optional.add(pointer)
         at = spec.get("generated_at")
-        generated = when or datetime.now(UTC)
+        generated = None
         if at is not None:
             try:
                 generated = parse_when(str(at), f"{where}: generated_at")
@@ -319,7 +413,85 @@ def _load_parts(path: Path, when: datetime | None) -> list[Contribution]:
                 generated_at=generated,
             )
         )
-    return out
+    return out, frozenset(optional)
+
+
+def _check_terms(ids: list[str | None]) -> None:
+    """Refuse a terms id the policy library does not hold, naming the closest ids. Only the
+    family named is read (:meth:`PolicyLibrary.knows`); the whole library only to name what is
+    close to an unknown id."""
+    from provenance.policy.fields import closest
+    from provenance.policy.loader import load_library
+
+    wanted = [i for i in ids if i]
+    if not wanted:
+        return
+    library = load_library(on_demand=True)
+    for terms_id in wanted:
+        if library.knows(terms_id):
+            continue
+        known = {d.id for d in library.documents} | {d.family for d in library.documents}
+        near = closest(terms_id, known, "'provenance policy list' shows every document")
+        raise InputError(
+            f"--terms '{terms_id}' is not in the policy library",
+            hint=f"{near}; --terms-unknown-ok signs with it anyway",
+        )
+
+
+def _check_key(
+    key: str,
+    public: VerifyingKey,
+    providers: list[str],
+    organization: str | None,
+    force: bool,
+) -> None:
+    """Refuse to sign with a key that the project's trust store would not accept for these
+    records (the verifier's own judgement, :meth:`TrustedKey.record_problem`), unless ``force``.
+    Without a trust store nothing can judge the key: say so and sign."""
+    from provenance import project
+
+    home = project.find_project()
+    path = None if home is None else home / project.TRUST_FILE
+    if path is None or not path.exists():
+        echo(
+            f"provenance: warning: no trust store; nothing checks that key '{key}' is trusted. "
+            "'provenance verify' judges it against the trust store it is given",
+            err=True,
+        )
+        return
+    store = project.load_trust(path)
+    entry = store.by_keyid(public.keyid)
+    now = datetime.now(UTC)
+    problem: str | None
+    if entry is None:
+        problem = f"key '{key}' ({public.keyid[:16]}) is in no entry of the trust store {path}"
+    else:
+        judged = entry.record_problem(providers, organization, now, now)
+        problem = None if judged is None else f"trust entry '{entry.name}': {judged[1]}"
+    if problem is None:
+        return
+    if force:
+        echo(f"provenance: warning: signing anyway (--force): {problem}", err=True)
+        return
+    raise InputError(
+        f"refusing to sign: 'provenance verify' would reject these records: {problem}",
+        hint="'provenance keys list' shows the trust store; --force signs anyway",
+    )
+
+
+def _warn_unattributed(unattributed: dict[str, int], count: int) -> None:
+    """Warn once about the top-level members that no ``--parts`` entry covers."""
+    if not unattributed:
+        return
+    listed = ", ".join(
+        f"{pointer} ({n} of {count} records)" for pointer, n in sorted(unattributed.items())
+    )
+    echo(
+        f"provenance: warning: no part of --parts covers {listed}; their manifests name them "
+        "as unattributed and an audit reviews them as of unknown source (add them to the "
+        'parts file, or a whole-record "" entry)',
+        err=True,
+    )
 
 
 @app.command()

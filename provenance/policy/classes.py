@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from provenance.manifest import Manifest, RecordPredicate
+from provenance.manifest import UNATTRIBUTED_PARTS, Manifest, RecordPredicate
 from provenance.policy.fields import Fields, Where
 from provenance.policy.model import Generation
 
@@ -41,11 +41,15 @@ class RecordClass:
     """Names of the datasets the records were made from (``parents`` of kind ``dataset``)."""
     record_count: int = 0
     sample_record_ids: tuple[str, ...] = ()
+    unauthored_parts: tuple[str, ...] = ()
+    """Parts of the records (JSON Pointers) that no contribution names: the manifest says no model
+    is known to have written them (``unattributed_parts``), so the lineage treats each as a
+    source of unknown origin."""
 
     @property
     def key(self) -> tuple[Any, ...]:
         """What makes two records one class."""
-        return (self.contributions, self.organization, self.parents)
+        return (self.contributions, self.organization, self.parents, self.unauthored_parts)
 
     @cached_property
     def id(self) -> str:
@@ -55,6 +59,8 @@ class RecordClass:
             "organization": self.organization,
             "parents": list(self.parents),
         }
+        if self.unauthored_parts:  # absent otherwise: the ids of other classes stay as they were
+            body["unauthored_parts"] = list(self.unauthored_parts)
         text = json.dumps(body, sort_keys=True, separators=(",", ":"))
         return "c-" + hashlib.sha256(text.encode()).hexdigest()[:12]
 
@@ -78,7 +84,13 @@ class RecordClass:
         parents = tuple(
             sorted({p.name for p in predicate.parents if p.kind == "dataset" and p.name})
         )
-        return cls(contributions, organization, parents, count, sample_record_ids)
+        listed = predicate.extra.get(UNATTRIBUTED_PARTS)
+        unauthored = (
+            tuple(sorted({p for p in listed if isinstance(p, str)}))
+            if isinstance(listed, list)
+            else ()
+        )
+        return cls(contributions, organization, parents, count, sample_record_ids, unauthored)
 
     @classmethod
     def unattributed(cls, count: int, sample_record_ids: Iterable[str] = ()) -> RecordClass:
@@ -95,6 +107,7 @@ class RecordClass:
             self.parents,
             self.record_count + other.record_count,
             _merge_samples(self.sample_record_ids, other.sample_record_ids),
+            self.unauthored_parts,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -105,6 +118,7 @@ class RecordClass:
             "parents": list(self.parents),
             "record_count": self.record_count,
             "sample_record_ids": list(self.sample_record_ids),
+            **({"unauthored_parts": list(self.unauthored_parts)} if self.unauthored_parts else {}),
         }
 
     @classmethod
@@ -112,7 +126,15 @@ class RecordClass:
         f = Fields(
             data,
             where,
-            ("id", "contributions", "organization", "parents", "record_count", "sample_record_ids"),
+            (
+                "id",
+                "contributions",
+                "organization",
+                "parents",
+                "record_count",
+                "sample_record_ids",
+                "unauthored_parts",
+            ),
         )
         return cls(
             contributions=tuple(Generation.from_dict(g, w) for g, w in f.items("contributions")),
@@ -120,6 +142,7 @@ class RecordClass:
             parents=f.texts("parents"),
             record_count=f.opt_int("record_count") or 0,
             sample_record_ids=f.texts("sample_record_ids"),
+            unauthored_parts=f.texts("unauthored_parts"),
         )
 
 

@@ -92,7 +92,7 @@ class Reach:
     rule: str | None = None
     """Short name of what is unknown: ``unknown-model``, ``no-channel-terms``, ``unknown-dataset``,
     ``undeclared-dataset``, ``undeclared-generators``, ``undeclared-training``, ``undeclared-base``,
-    ``unsigned-records``."""
+    ``unsigned-records``, ``unattributed-part``."""
 
     @property
     def hops(self) -> int:
@@ -277,7 +277,13 @@ class LineageGraph:
         node = _class_id(record_class)
         if node in self.graph:
             return
-        self._node(node, "class", record_class.id, records=record_class.record_count)
+        self._node(
+            node,
+            "class",
+            record_class.id,
+            records=record_class.record_count,
+            unauthored_parts=record_class.unauthored_parts,
+        )
         for generation in record_class.contributions:
             self._add_generation(generation, node)
         for name in record_class.parents:
@@ -507,6 +513,16 @@ class LineageGraph:
             else:
                 reason = f"{records} records carry no manifest naming the model that wrote them"
             out.append(Source("unknown", 1, (), reason=reason, rule="unsigned-records"))
+        data = self.graph.nodes[node]
+        for pointer in data.get("unauthored_parts", ()):
+            records = data.get("records", 0)
+            reason = (
+                f"part {pointer} of {records} signed record{'' if records == 1 else 's'} names "
+                "no model that wrote it"
+            )
+            out.append(
+                Source("unknown", 1, (), part=pointer, reason=reason, rule="unattributed-part")
+            )
         return out
 
     @staticmethod

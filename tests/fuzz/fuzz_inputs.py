@@ -125,7 +125,7 @@ def _terms_check(name: str, path: Path) -> object:
 def _parts_check(path: Path) -> object:
     from provenance.cli.commands import _load_parts
 
-    return _load_parts(path, None)
+    return _load_parts(path)
 
 
 def _mutate_yaml(data: bytes, rnd: random.Random) -> bytes:
@@ -195,6 +195,7 @@ class Bundles:
         run("init")
         run("keys", "generate", "gen", "--trust", "--signs", "records,evidence,checkpoints")
         tag = ["--key", "gen", "--model", "gpt-4o", "--provider", "openai", "--service", "api"]
+        tag += ["--generated-at", "2024-06-01T09:00:00Z"]
         run("tag", "data.jsonl", "-o", "tagged.jsonl", *tag)
         run("ingest", "tagged.jsonl", "--name", "d1")
         run("lineage", "add", "acme/m", "--trained-on", "d1", "--base-model", "acme/base")
