@@ -231,3 +231,20 @@ def test_an_unreachable_registry_database_is_one_line(project_dir: Path, cli: Ru
     assert line.startswith("provenance: error: the registry database cannot be used: ")
     assert "--db or PROVENANCE_DATABASE_URL" in line
     assert "Traceback" not in result.err
+
+
+def test_query_counts_its_rows_in_words(project_dir: Path, cli: Runner) -> None:
+    db = f"sqlite:///{project_dir / 'registry.db'}"
+    write_jsonl(project_dir / "in.jsonl", chat_records(1))
+    assert cli("tag", "in.jsonl", "-o", "one.jsonl", *TAG, "--generated-at", "2024-06-01").code == 0
+    ingested = cli("ingest", "one.jsonl", "--db", db)
+    assert ingested.code == 0, ingested.err
+    assert ": 1 record (1 ok)" in ingested.out
+    assert "added 1 manifest, 1 record, the dataset" in ingested.out
+    result = cli("query", "--what", "datasets", "--db", db)
+    assert result.code == 0, result.err
+    assert "# 1 dataset\n" in result.out
+    assert "# 0 models\n" in cli("query", "--what", "models", "--db", db).out
+    limited = cli("query", "--what", "models", "--limit", "0", "--db", db)
+    assert limited.code == 2
+    assert "--limit 0: give a whole number of at least 1" in limited.err

@@ -260,6 +260,8 @@ def query(
     from provenance.registry.queries import query as run_query
 
     _format(format, ("text", "json", "csv"))
+    if limit < 1:
+        raise InputError(f"--limit {limit}: give a whole number of at least 1")
     for value, label in ((since, "--since"), (until, "--until")):
         if value is not None and not _is_day(value):
             raise InputError(f"{label} '{value}' is not a date (YYYY-MM-DD)")
@@ -286,9 +288,9 @@ def query(
         writer.writerows(rows)
         sys.stdout.write(buffer.getvalue())
         return
-    table(list(result.columns), rows, title=f"{len(rows)} {result.what}")
+    table(list(result.columns), rows, title=count(len(rows), result.what.removesuffix("s")))
     if result.truncated:
-        echo(f"(first {limit} rows; raise --limit for more)", err=True)
+        echo(f"(first {count(limit, 'row')}; raise --limit for more)", err=True)
 
 
 def _cell(value: Any) -> str:
