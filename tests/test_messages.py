@@ -160,7 +160,9 @@ def test_count_says_one_and_many() -> None:
 
 def test_verify_counts_in_words(project_dir: Path, cli: Runner) -> None:
     write_jsonl(project_dir / "in.jsonl", chat_records(1))
-    assert cli("tag", "in.jsonl", "-o", "one.jsonl", *TAG, "--generated-at", "2024-06-01").code == 0
+    tagged = cli("tag", "in.jsonl", "-o", "one.jsonl", *TAG, "--generated-at", "2024-06-01")
+    assert tagged.code == 0
+    assert "signed 1 record → one.jsonl" in tagged.out
     result = cli("verify", "one.jsonl")
     assert result.code == 0
     assert "PASS: 1 record in 1 file: 1 ok" in result.out

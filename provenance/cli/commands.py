@@ -18,6 +18,7 @@ import typer
 from provenance.cli.app import app, signals_held
 from provenance.cli.output import echo, emit_json
 from provenance.errors import ConfigError, InputError, MalformedJSONError
+from provenance.text import count as plural
 
 if TYPE_CHECKING:
     from provenance.keys import VerifyingKey
@@ -242,7 +243,10 @@ def tag(
             count = sign(stream, None)
             stream.flush()
         _warn_unattributed(unattributed, count)
-        echo(f"signed {count} records → {output} ({mode}, key {signer.keyid[:16]})", err=True)
+        echo(
+            f"signed {plural(count, 'record')} → {output} ({mode}, key {signer.keyid[:16]})",
+            err=True,
+        )
         return
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temporary(output)
@@ -270,7 +274,7 @@ def tag(
     if side is not None:
         mode += f", envelopes in {side.name}"
     _warn_unattributed(unattributed, count)
-    echo(f"signed {count} records → {output} ({mode}, key {signer.keyid[:16]})")
+    echo(f"signed {plural(count, 'record')} → {output} ({mode}, key {signer.keyid[:16]})")
 
 
 def _is_stream(path: Path) -> bool:
