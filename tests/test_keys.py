@@ -71,7 +71,18 @@ def test_key_id_is_sha256_of_spki_der() -> None:
 def test_unknown_key_name_is_a_clear_error(workdir: Path, cli: Runner) -> None:
     cli("init")
     result = cli(
-        "tag", "in.jsonl", "-o", "out.jsonl", "--key", "nope", "--model", "m", "--provider", "p"
+        "tag",
+        "in.jsonl",
+        "-o",
+        "out.jsonl",
+        "--key",
+        "nope",
+        "--model",
+        "m",
+        "--provider",
+        "p",
+        "--generated-at",
+        "now",
     )
     assert result.code == 2
     assert "no key file 'nope'" in result.err
