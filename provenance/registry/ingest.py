@@ -2,24 +2,33 @@
 
 Two passes over the data:
 
-1. the verifier's parallel streaming pass (``provenance.scan``) gathers every record's content
-   digest and status, in order. From them comes the ``dataset_digest`` (the same RFC 9162 root the
-   audit reports), so a dataset already registered costs nothing more. A record that is not strict
-   JSON stops the ingest (no verdict); a record that fails verification stops it too unless
-   failures are allowed (then it is registered with its status and no manifest);
-2. the records are read again in order and written in chunks, one transaction each: the manifests
-   not yet stored, then the dataset's members from the first position not yet stored. The dataset
-   row is written last, once every member is stored.
+1. the verifier's parallel streaming pass (``provenance.scan``) reads every record's content digest
+   and status, in order. Its digests fold into the ``dataset_digest`` (the same RFC 9162 root the
+   audit reports) as they arrive, so a dataset already registered costs nothing more. A record
+   that is not strict JSON stops the ingest (no verdict); a record that fails verification stops
+   it too unless failures are allowed (then it is registered with its status and no manifest);
+2. the records are read again in order and written in groups of ``chunk`` records, one
+   transaction each: the manifests not yet stored, then the dataset's members from the first
+   position not yet stored. The dataset row is written last, once every member is stored.
 
 A process killed at any point leaves whole transactions only; running the same ingest again skips
-what is stored and completes the dataset. Every content digest of the second pass is compared with
-the first, so a file changed in between stops the ingest before anything of it is written.
+what is stored and completes the dataset. Each group of the second pass is compared with the same
+group of the first (a 16-byte BLAKE2b fingerprint of its content digests), so a file changed in
+between stops the ingest before anything of the changed group is written.
+
+Memory does not grow with the data: the first pass keeps the Merkle tree's compact range
+(O(log n)), one fingerprint per group (16 bytes per 500 records) and the statuses as runs (one
+entry per run of records with the same status: one in all for data that verifies). Duplicate
+manifests are found by the store, a chunk at a time, by index.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import hashlib
+from array import array
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +36,11 @@ from provenance import canonical
 from provenance.errors import InputError, MalformedJSONError, VerificationError
 from provenance.manifest import format_time
 from provenance.registry import manifests as stored
-from provenance.registry.logtree import Frontier
 from provenance.registry.store import PendingManifest, PendingMember, Registry
 from provenance.scan import ScanPartial, scan_paths
 from provenance.sources import data_files, open_source
 from provenance.sources.base import RawRecord
-from provenance.stats import leaf_hashes
+from provenance.stats import CompactRange, leaf_hashes
 from provenance.trust import TrustStore
 from provenance.verification import PROVENANCE_KEY, RecordResult, Status, Verified, Verifier
 
@@ -43,19 +51,100 @@ _OK = _STATUSES.index(Status.OK.value)
 _SUFFIXES = (".gz", ".zst", ".jsonl", ".ndjson", ".parquet")
 
 
+GROUP_FINGERPRINT_BYTES = 16
+"""Size of the BLAKE2b fingerprint kept per group of records between the two passes."""
+
+
+def fingerprint(digests: bytes) -> bytes:
+    """The fingerprint of a group of records: BLAKE2b-128 over their 32-byte content digests."""
+    return hashlib.blake2b(digests, digest_size=GROUP_FINGERPRINT_BYTES).digest()
+
+
+@dataclass
+class StatusRuns:
+    """Status codes of records in input order, kept as runs: the first position of each run and
+    its code."""
+
+    starts: array[int] = field(default_factory=lambda: array("q"))
+    codes: bytearray = field(default_factory=bytearray)
+    size: int = 0
+
+    def extend(self, statuses: bytes) -> None:
+        if not statuses:
+            return
+        if self.codes and statuses.count(self.codes[-1]) == len(statuses):
+            self.size += len(statuses)
+            return
+        last = self.codes[-1] if self.codes else -1
+        for offset, code in enumerate(statuses):
+            if code != last:
+                self.starts.append(self.size + offset)
+                self.codes.append(code)
+                last = code
+        self.size += len(statuses)
+
+    def __iter__(self) -> Iterator[int]:
+        ends = [*self.starts[1:], self.size]
+        for code, start, end in zip(self.codes, self.starts, ends, strict=True):
+            yield from repeat(code, end - start)
+
+
 @dataclass
 class DigestState:
-    """Content digests (32 bytes each) and status codes of records, in input order."""
+    """What the first pass keeps.
 
+    In a worker, for one chunk: the leaf hashes of its records' content digests (32 bytes each,
+    in input order; :meth:`DigestCollector.seal` turns the digests into them), the digests
+    themselves and the records' status codes. In the parent, chunks fold into the rest in input
+    order (:meth:`fold`): the leaves into the dataset's Merkle tree, the digests into one
+    fingerprint per group, the statuses into runs; the chunk's buffers are then let go.
+    """
+
+    group: int = CHUNK_RECORDS
     digests: bytearray = field(default_factory=bytearray)
+    leaves: bytes = b""
     statuses: bytearray = field(default_factory=bytearray)
+    records: int = 0
+    tree: CompactRange = field(default_factory=CompactRange)
+    fingerprints: bytearray = field(default_factory=bytearray)
+    """One fingerprint per whole group of ``group`` records."""
+    tail: bytearray = field(default_factory=bytearray)
+    """Digests of the records after the last whole group."""
+    runs: StatusRuns = field(default_factory=StatusRuns)
+
+    def fold(self, chunk: DigestState) -> None:
+        """Fold ``chunk`` (the next records, not yet folded) into this state."""
+        if chunk.digests and not chunk.leaves:
+            chunk.leaves = leaf_hashes(bytes(chunk.digests))
+        self.tree.extend(chunk.leaves)
+        self.runs.extend(bytes(chunk.statuses))
+        self.records += len(chunk.statuses)
+        self.tail += chunk.digests
+        whole = len(self.tail) // (32 * self.group) * (32 * self.group)
+        for start in range(0, whole, 32 * self.group):
+            self.fingerprints += fingerprint(bytes(self.tail[start : start + 32 * self.group]))
+        del self.tail[:whole]
+        chunk.digests, chunk.leaves, chunk.statuses = bytearray(), b"", bytearray()
+
+    def finish(self) -> None:
+        """Fingerprint the last, partial group."""
+        if self.tail:
+            self.fingerprints += fingerprint(bytes(self.tail))
+            self.tail.clear()
+
+    def group_fingerprint(self, index: int) -> bytes:
+        size = GROUP_FINGERPRINT_BYTES
+        return bytes(self.fingerprints[index * size : (index + 1) * size])
 
 
 class DigestCollector:
     """The :class:`~provenance.scan.Collector` of the first pass."""
 
+    def __init__(self, group: int = CHUNK_RECORDS) -> None:
+        self.group = group
+
     def new(self) -> DigestState:
-        return DigestState()
+        return DigestState(self.group)
 
     def add_verified(
         self, state: DigestState, source: str, line: int, verified: Verified, digest: str
@@ -71,14 +160,19 @@ class DigestCollector:
         state.statuses.append(_STATUSES.index(result.status.value))
 
     def seal(self, state: DigestState, source: str) -> None:
-        """Nothing to do: the state is already compact."""
+        """Hash the chunk's leaves here, in the worker, rather than in the parent."""
+        state.leaves = leaf_hashes(bytes(state.digests))
 
     def shift(self, state: DigestState, lines: int) -> None:
         """Nothing to do: the state keeps no line numbers."""
 
     def merge(self, a: DigestState, b: DigestState) -> DigestState:
-        a.digests += b.digests
-        a.statuses += b.statuses
+        """Fold chunk ``b`` into ``a``: the scan merges chunks into the first in input order."""
+        if a.statuses:  # ``a`` is a chunk itself: fold it first
+            own = DigestState(a.group, a.digests, a.leaves, a.statuses)
+            a.digests, a.leaves, a.statuses = bytearray(), b"", bytearray()
+            a.fold(own)
+        a.fold(b)
         return a
 
 
@@ -136,55 +230,79 @@ def ingest(
     paths = data_files(data)
     verifier = Verifier(trust)
     partial: ScanPartial[DigestState] = scan_paths(
-        paths, verifier, collector=DigestCollector(), workers=workers, progress=progress
+        paths, verifier, collector=DigestCollector(chunk), workers=workers, progress=progress
     )
     _check_first_pass(partial, allow_failures)
-    state = partial.extra or DigestState()
-    total = len(state.statuses)
-    frontier = Frontier()
-    frontier.extend(leaf_hashes(bytes(state.digests)))
-    digest = "sha256:" + frontier.root().hex()
+    state = partial.extra or DigestState(chunk)
+    state.finish()
+    total = state.records
+    digest = "sha256:" + state.tree.root().hex()
     counts = {k: v for k, v in partial.counts.items() if v}
     if registry.dataset_exists(dataset_name, digest):
         return IngestResult(dataset_name, digest, total, counts, 0, 0, False)
     trust_digest = registry.record_trust(trust)
     skip = registry.stored_prefix(digest)
     added_manifests = added_members = 0
-    pending_manifests: list[PendingManifest] = []
-    pending_members: list[PendingMember] = []
     manifests_total = 0
+    group: list[tuple[RawRecord, dict[str, Any], str, str]] = []
 
-    def flush() -> None:
+    def write_group(first: int) -> None:
+        """Check the group of records from position ``first`` against the first pass, then
+        store its members (and their manifests) not stored yet."""
         nonlocal added_manifests, added_members
-        if not pending_members:
-            return
-        a, b = registry.store_chunk(digest, pending_manifests, pending_members)
-        added_manifests += a
-        added_members += b
-        pending_manifests.clear()
-        pending_members.clear()
+        digests = b"".join(bytes.fromhex(d) for _, _, d, _ in group)
+        if fingerprint(digests) != state.group_fingerprint(first // chunk):
+            raise InputError(
+                "the data changed during the ingest (content differs from the first pass in "
+                f"the {len(group)} records from here on)",
+                source=group[0][0].source,
+                line=group[0][0].line,
+            )
+        members: list[PendingMember] = []
+        manifests: list[PendingManifest] = []
+        for offset, (raw, record, content, status) in enumerate(group):
+            if first + offset < skip:
+                continue
+            member, manifest = _second_pass(
+                raw, record, content, first + offset, status, verifier, trust
+            )
+            members.append(member)
+            if manifest is not None:
+                manifests.append(manifest)
+        group.clear()
+        if members:
+            a, b = registry.store_chunk(digest, manifests, members)
+            added_manifests += a
+            added_members += b
 
     position = 0
+    statuses = iter(state.runs)
     for path in paths:
         for raw in open_source(path):
             if position >= total:
                 raise InputError("the data changed during the ingest (more records)")
-            status = _STATUSES[state.statuses[position]]
+            status = _STATUSES[next(statuses)]
             if status == Status.OK.value:
                 manifests_total += 1
-            if position < skip:
-                position += 1
-                continue
-            member, manifest = _second_pass(raw, position, state, status, verifier, trust)
-            pending_members.append(member)
-            if manifest is not None:
-                pending_manifests.append(manifest)
+            first = position - position % chunk
             position += 1
-            if len(pending_members) >= chunk:
-                flush()
-    flush()
+            if first + chunk <= skip:  # the whole group is stored already
+                continue
+            try:
+                record, content = canonical.parse_and_digest(raw.data)
+            except MalformedJSONError as exc:
+                raise InputError(
+                    f"the data changed during the ingest: {exc.message}",
+                    source=raw.source,
+                    line=raw.line,
+                ) from exc
+            group.append((raw, record, content, status))
+            if position % chunk == 0:
+                write_group(first)
     if position != total:
         raise InputError("the data changed during the ingest (fewer records)")
+    if group:
+        write_group(position - len(group))
     added_dataset = registry.add_dataset(
         dataset_name, digest, total, manifests_total, [str(p) for p in paths], trust_digest
     )
@@ -194,54 +312,49 @@ def ingest(
 
 
 def _check_first_pass(partial: ScanPartial[Any], allow_failures: bool) -> None:
-    invalid = [f for f in partial.failures if f.status is Status.INVALID_RECORD]
+    """Stop on records that are not strict JSON, and on records that fail verification unless
+    failures are allowed. Decided by the counts: the scan lists only the first failures (unsigned
+    records among them), so a failure past them is counted but not listed."""
+    invalid = partial.counts.get(Status.INVALID_RECORD.value, 0)
     if invalid:
-        first = min(invalid, key=lambda r: (r.source, r.line))
-        raise InputError(first.reason, source=first.source, line=first.line)
+        listed = [f for f in partial.failures if f.status is Status.INVALID_RECORD]
+        if listed:
+            bad = min(listed, key=lambda r: (r.source, r.line))
+            raise InputError(bad.reason, source=bad.source, line=bad.line)
+        raise InputError(f"{invalid} record(s) are not strict JSON")
     if partial.total == 0:
         raise InputError("the data holds no records")
-    failed = [
-        f
-        for f in [*partial.failures, *partial.duplicate_leaves]
-        if f.status not in (Status.OK, Status.MISSING_MANIFEST)
-    ]
-    if failed and not allow_failures:
-        first = min(failed, key=lambda r: (r.source, r.line))
-        count = sum(
-            v
-            for k, v in partial.counts.items()
-            if k not in (Status.OK.value, Status.MISSING_MANIFEST.value)
-        )
+    count = sum(
+        v
+        for k, v in partial.counts.items()
+        if k not in (Status.OK.value, Status.MISSING_MANIFEST.value)
+    )
+    if count and not allow_failures:
+        failed = [
+            f
+            for f in [*partial.failures, *partial.duplicate_leaves]
+            if f.status not in (Status.OK, Status.MISSING_MANIFEST)
+        ]
+        first = min(failed, key=lambda r: (r.source, r.line)) if failed else None
+        detail = "" if first is None else f", first {first.status.value}: {first.reason}"
         raise VerificationError(
-            f"{count} record(s) fail verification, first {first.status.value}: {first.reason}; "
+            f"{count} record(s) fail verification{detail}; "
             "nothing was registered (--allow-failures registers them with their status)",
-            status=first.status.value,
-            source=first.source or None,
-            line=first.line or None,
+            status=None if first is None else first.status.value,
+            source=None if first is None else first.source or None,
+            line=None if first is None else first.line or None,
         )
 
 
 def _second_pass(
     raw: RawRecord,
+    record: dict[str, Any],
+    digest: str,
     position: int,
-    state: DigestState,
     status: str,
     verifier: Verifier,
     trust: TrustStore,
 ) -> tuple[PendingMember, PendingManifest | None]:
-    try:
-        record, digest = canonical.parse_and_digest(raw.data)
-    except MalformedJSONError as exc:
-        raise InputError(
-            f"the data changed during the ingest: {exc.message}", source=raw.source, line=raw.line
-        ) from exc
-    expected = bytes(state.digests[position * 32 : position * 32 + 32]).hex()
-    if digest != expected:
-        raise InputError(
-            "the data changed during the ingest (content differs from the first pass)",
-            source=raw.source,
-            line=raw.line,
-        )
     record_id = _guess_id(record)
     if status != Status.OK.value:
         return PendingMember(position, digest, record_id, status, None), None
