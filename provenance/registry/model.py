@@ -159,8 +159,9 @@ class Audit:
 class Closure:
     """Everything upstream of a model or dataset."""
 
-    datasets: dict[str, Dataset] = field(default_factory=dict)
-    """digest → dataset."""
+    datasets: dict[tuple[str, str], Dataset] = field(default_factory=dict)
+    """(name, digest) → dataset: each name the closure reaches, so the same data registered
+    under two names is there under each name asked for."""
     models: dict[str, Model] = field(default_factory=dict)
     """casefolded name → model."""
     undeclared: set[str] = field(default_factory=set)
@@ -184,6 +185,9 @@ class Snapshot:
         self.edges = sorted(edges, key=lambda e: e.log_seq)
         self.audits = sorted(audits, key=lambda a: a.log_seq)
         self._by_digest = {d.digest: d for d in self.datasets}
+        self._with_digest: dict[str, list[Dataset]] = {}
+        for d in self.datasets:
+            self._with_digest.setdefault(d.digest, []).append(d)
 
     # ---- lookups ------------------------------------------------------------------------
 
@@ -198,7 +202,19 @@ class Snapshot:
         return named[-1] if named else None
 
     def by_digest(self, digest: str) -> Dataset | None:
+        """The dataset registered last with this digest (the same data may have several names:
+        :meth:`with_digest` lists them all)."""
         return self._by_digest.get(digest)
+
+    def with_digest(self, digest: str) -> list[Dataset]:
+        """Every registration of this data, under each of its names, oldest first."""
+        return list(self._with_digest.get(digest, ()))
+
+    def named(self, name: str, digest: str) -> Dataset | None:
+        """The dataset registered under ``name`` with ``digest``, else any registration of that
+        data (a lineage edge names both: the name wins when the same data has several)."""
+        found = self._with_digest.get(digest, [])
+        return next((d for d in found if d.name == name), found[-1] if found else None)
 
     def model(self, name: str | None) -> Model | None:
         return None if not name else self.models.get(name.casefold())
@@ -214,7 +230,7 @@ class Snapshot:
         out = []
         for edge in self.edges_of(model):
             if edge.kind == TRAINED_ON:
-                found = self.by_digest(edge.target_digest) if edge.target_digest else None
+                found = self.named(edge.target, edge.target_digest) if edge.target_digest else None
                 out.append((edge, found or self.dataset(edge.target)))
         return out
 
@@ -229,10 +245,13 @@ class Snapshot:
         for edge in self.edges:
             if edge.kind != TRAINED_ON:
                 continue
-            if edge.target_digest == dataset.digest or (
-                not edge.target_digest and edge.target == dataset.name
-            ):
-                out.append((edge, self.model(edge.model)))
+            if edge.target_digest:
+                # Declared on a registration: the one with the name and digest it names.
+                if self.named(edge.target, edge.target_digest) != dataset:
+                    continue
+            elif edge.target != dataset.name:
+                continue
+            out.append((edge, self.model(edge.model)))
         return out
 
     # ---- closure ------------------------------------------------------------------------
@@ -246,9 +265,9 @@ class Snapshot:
         while todo_models or todo_data:
             if todo_data:
                 d = todo_data.pop()
-                if d.digest in out.datasets:
+                if (d.name, d.digest) in out.datasets:
                     continue
-                out.datasets[d.digest] = d
+                out.datasets[d.name, d.digest] = d
                 for group in d.groups:
                     writer = self.generator_model(group)
                     if writer is None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
@@ -89,8 +89,13 @@ def prov_document(snapshot: Snapshot, closure: Closure | None = None) -> dict[st
     datasets = list(closure.datasets.values()) if closure else snapshot.datasets
     models = list(closure.models.values()) if closure else list(snapshot.models.values())
     doc = _Doc()
-    for dataset in datasets:
-        _dataset(doc, snapshot, dataset)
+    # One entity per dataset digest: the same data registered under several names is one
+    # collection, labelled with the first name and listing every name.
+    names: dict[str, list[Dataset]] = {}
+    for dataset in sorted(datasets, key=lambda d: d.log_seq):
+        names.setdefault(dataset.digest, []).append(dataset)
+    for same in names.values():
+        _dataset(doc, snapshot, same[0], [d.name for d in same])
     for model in models:
         entity = _model_entity(doc, model.name)
         agent = doc.agent("org", model.organization)
@@ -146,18 +151,17 @@ def _model_entity(doc: _Doc, name: str) -> str:
     )
 
 
-def _dataset_entity(doc: _Doc, dataset: Dataset) -> str:
-    return doc.node(
-        "entity",
-        _q("dataset", dataset.digest),
-        {
-            "prov:type": _qualified("prov:Collection"),
-            "prov:label": dataset.name,
-            "pv:digest": dataset.digest,
-            "pv:records": dataset.records,
-            "pv:untagged_records": dataset.untagged,
-        },
-    )
+def _dataset_entity(doc: _Doc, dataset: Dataset, names: Sequence[str] = ()) -> str:
+    attrs: dict[str, Any] = {
+        "prov:type": _qualified("prov:Collection"),
+        "prov:label": dataset.name,
+        "pv:digest": dataset.digest,
+        "pv:records": dataset.records,
+        "pv:untagged_records": dataset.untagged,
+    }
+    if len(set(names)) > 1:
+        attrs["pv:names"] = list(dict.fromkeys(names))
+    return doc.node("entity", _q("dataset", dataset.digest), attrs)
 
 
 def _class_id(dataset: Dataset, group: Group) -> str:
@@ -165,8 +169,8 @@ def _class_id(dataset: Dataset, group: Group) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def _dataset(doc: _Doc, snapshot: Snapshot, dataset: Dataset) -> None:
-    collection = _dataset_entity(doc, dataset)
+def _dataset(doc: _Doc, snapshot: Snapshot, dataset: Dataset, names: Sequence[str]) -> None:
+    collection = _dataset_entity(doc, dataset, names)
     for group in dataset.groups:
         ident = _class_id(dataset, group)
         attrs: dict[str, Any] = {

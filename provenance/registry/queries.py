@@ -92,17 +92,16 @@ def trace(registry: Registry, key: str, resolver: TermsResolver) -> dict[str, An
     holders = []
     for digest in sorted(digests):
         for dataset_digest, position, status in registry.datasets_holding(digest):
-            dataset = snapshot.by_digest(dataset_digest)
-            if dataset is None:
-                continue
-            holders.append(
-                {
-                    **_dataset_head(snapshot, dataset),
-                    "position": position,
-                    "status": status,
-                    "trained_models": [e.model for e, _ in snapshot.trained_models(dataset)],
-                }
-            )
+            # The same data registered under several names: each name holds the record.
+            for dataset in snapshot.with_digest(dataset_digest):
+                holders.append(
+                    {
+                        **_dataset_head(snapshot, dataset),
+                        "position": position,
+                        "status": status,
+                        "trained_models": [e.model for e, _ in snapshot.trained_models(dataset)],
+                    }
+                )
     if not records and not holders:
         raise InputError(f"the registry holds no record with id or digest '{key}'")
     return {"query": key, "records": records, "datasets": holders}
@@ -288,7 +287,7 @@ def query(
         if depends_on:
             closure = snapshot.closure(model=trained_model)
             scope_models = set(closure.models)
-            scope_digests = set(closure.datasets)
+            scope_digests = {d.digest for d in closure.datasets.values()}
         else:
             scope_models = {trained_model.casefold()}
             scope_digests = {d.digest for _, d in snapshot.trained_on(trained_model) if d}
@@ -479,12 +478,11 @@ def _records(
         if key in seen:
             continue
         seen.add(key)
-        dataset = None if dataset_digest is None else snapshot.by_digest(dataset_digest)
         result.rows.append(
             {
                 "record_id": row.record_id,
                 "content_digest": "sha256:" + row.content_digest,
-                "dataset": None if dataset is None else dataset.name,
+                "dataset": _dataset_names(snapshot, dataset_digest, target),
                 "provider": row.provider,
                 "model": row.model_returned or row.model,
                 "service": row.service,
@@ -496,6 +494,16 @@ def _records(
         if len(result.rows) > limit:
             break
     return _limit(result, limit)
+
+
+def _dataset_names(snapshot: Snapshot, digest: str | None, target: Dataset | None) -> str | None:
+    """The name of the dataset asked about, else every name the data is registered under."""
+    if digest is None:
+        return None
+    if target is not None and target.digest == digest:
+        return target.name
+    names = dict.fromkeys(d.name for d in snapshot.with_digest(digest))
+    return ", ".join(names) or None
 
 
 def _limit(result: QueryResult, limit: int) -> QueryResult:
