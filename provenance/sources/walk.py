@@ -185,7 +185,7 @@ class _Walker:
         for path, key in sorted(found):
             kept = self.read.get(key)
             if kept is not None:
-                self.skip(path, self.same(path, kept))
+                self.skip(path, self.same(path, kept, "folder" if path.is_dir() else "file"))
                 continue
             self.read[key] = path
             out.append(path)
