@@ -99,13 +99,19 @@ class ScanPartial(Generic[C]):
     extra: C | None = None
     lines: int = 0
     """Lines read (blank ones too), for numbering: set by :func:`scan_chunk`, not merged."""
+    invalid_listed: bool = False
+    """Whether ``failures`` holds an ``invalid-record`` (see :meth:`fail`)."""
 
     def count(self, status: Status, n: int = 1) -> None:
         self.counts[status.value] = self.counts.get(status.value, 0) + n
 
     def fail(self, result: RecordResult, max_failures: int) -> None:
-        if len(self.failures) < max_failures:
+        invalid = result.status is Status.INVALID_RECORD
+        if len(self.failures) < max_failures or (invalid and not self.invalid_listed):
+            # The first line that is not a record is always listed, past the cap too: it decides
+            # that there is no verdict, and the reason must name its file and line.
             self.failures.append(result)
+            self.invalid_listed = self.invalid_listed or invalid
         else:
             self.dropped_failures += 1
 

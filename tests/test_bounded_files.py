@@ -188,3 +188,19 @@ def test_verify_reads_a_line_of_the_limit_and_names_one_byte_more(
     long = cli("verify", "--trust", "/dev/null", "--workers", workers, tmp_path / f"long{suffix}")
     assert long.code == 2
     assert f"long{suffix}:300001: line longer than {limit} bytes" in long.err
+
+
+def test_a_bad_line_past_the_listed_failures_still_means_no_verdict(
+    project_dir: Path, cli: Runner
+) -> None:
+    """verify lists at most 10,000 failing records; the line that is not a record is named even
+    after them, and the audit gives no verdict either, rather than judging it a failed record."""
+    lines = b"".join(b'{"id": "r%d"}\n' % i for i in range(10_005)) + b"{bad\n"
+    (project_dir / "d.jsonl").write_bytes(lines)
+    verified = cli("verify", "d.jsonl")
+    assert verified.code == 2
+    assert "d.jsonl:10006: invalid JSON" in verified.err
+    intent = Path(__file__).parents[1] / "examples" / "intents" / "research-eval.yaml"
+    audited = cli("audit", "d.jsonl", "--intent", intent)
+    assert audited.code == 2
+    assert "d.jsonl:10006: invalid JSON" in audited.err
