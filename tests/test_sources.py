@@ -71,3 +71,28 @@ def test_unsupported_file_is_named(project_dir: Path, cli: Runner, name: str) ->
     result = cli("verify", name)
     assert result.code == 2
     assert f"{name}: unsupported data file" in result.err
+
+
+@pytest.mark.parametrize(
+    ("listing", "content", "message"),
+    [
+        ("dataset_dict.json", {"splits": ["."]}, "names split '.', which is not a name inside"),
+        ("dataset_dict.json", {"splits": ["../ds"]}, "names split '../ds'"),
+        ("state.json", {"_data_files": [{"filename": "/etc/passwd"}]}, "names data file"),
+        ("state.json", {"_data_files": [{"filename": "../x.arrow"}]}, "names data file"),
+        ("state.json", "[" * 100_000 + "]" * 100_000, "nesting deeper than 128 levels"),
+    ],
+    ids=["split-itself", "split-up", "absolute-file", "file-up", "deep"],
+)
+def test_hf_metadata_cannot_loop_or_leave_its_folder(
+    project_dir: Path, cli: Runner, listing: str, content: object, message: str
+) -> None:
+    folder = project_dir / "ds"
+    folder.mkdir()
+    text = content if isinstance(content, str) else json.dumps(content)
+    (folder / listing).write_text(text)
+    result = cli("verify", "ds")
+    assert result.code == 2
+    assert f"ds/{listing}" in result.err
+    assert message in result.err
+    assert "Traceback" not in result.err

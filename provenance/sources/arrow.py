@@ -8,7 +8,6 @@ null members (Arrow fills absent struct fields with null) are dropped.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -110,20 +109,45 @@ class HfDatasetSource(DatasetSource):
 
     def _arrow_files(self) -> list[Path]:
         if (self.path / "dataset_dict.json").is_file():
-            splits = self._json(self.path / "dataset_dict.json").get("splits", [])
+            listing = self.path / "dataset_dict.json"
+            splits = self._json(listing).get("splits", [])
             files: list[Path] = []
-            for split in splits:
-                files.extend(HfDatasetSource(self.path / str(split))._arrow_files())
+            for split in splits if isinstance(splits, list) else [splits]:
+                # One folder level down, never back up or to itself: no loop, nothing outside.
+                folder = self._inside(split, listing, "split")
+                files.extend(HfDatasetSource(folder)._arrow_files())
             return files
-        state = self._json(self.path / "state.json")
-        entries = state.get("_data_files", [])
-        return [self.path / str(e["filename"]) for e in entries if isinstance(e, dict)]
+        state = self.path / "state.json"
+        entries = self._json(state).get("_data_files", [])
+        return [
+            self._inside(e.get("filename"), state, "data file")
+            for e in (entries if isinstance(entries, list) else [])
+            if isinstance(e, dict)
+        ]
+
+    def _inside(self, name: object, listing: Path, what: str) -> Path:
+        """A name from the dataset's metadata: a plain file or folder name inside its folder."""
+        if not isinstance(name, str) or name in ("", ".", "..") or "/" in name or "\\" in name:
+            raise InputError(
+                f"names {what} {name!r}, which is not a name inside {self.path}",
+                source=str(listing),
+            )
+        return self.path / name
 
     def _json(self, path: Path) -> dict[str, Any]:
+        from provenance.bounded import parse_json_document
+        from provenance.limits import DEFAULT_LIMITS
+
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise InputError(f"unreadable dataset metadata ({exc})", source=str(path)) from exc
+            with path.open("rb") as handle:
+                raw = handle.read(DEFAULT_LIMITS.max_document_bytes + 1)
+            data = parse_json_document(raw, "dataset metadata")
+        except OSError as exc:
+            raise InputError(
+                f"unreadable dataset metadata ({exc.strerror})", source=str(path)
+            ) from exc
+        except InputError as exc:
+            raise InputError(exc.message, source=str(path), limit=exc.limit) from None
         if not isinstance(data, dict):
             raise InputError("dataset metadata is not an object", source=str(path))
         return data
