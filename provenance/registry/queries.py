@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from provenance.errors import InputError
+from provenance.limits import DEFAULT_LIMITS
 from provenance.registry.model import (
     Audit,
     Dataset,
@@ -27,9 +28,6 @@ from provenance.registry.model import (
     TermsResolver,
 )
 from provenance.registry.store import Registry
-
-MAX_DEPTH = 32
-
 
 # ---- trace ---------------------------------------------------------------------------------
 
@@ -120,12 +118,18 @@ def _dataset_head(snapshot: Snapshot, dataset: Dataset) -> dict[str, Any]:
 def model_tree(
     snapshot: Snapshot, resolver: TermsResolver, model: Model, seen: set[str], depth: int
 ) -> dict[str, Any]:
+    """A model's lineage as a tree. ``seen`` is shared by the whole walk: a model reached again
+    (a diamond or a cycle) is shown once and then marked ``repeated``, so the walk is linear in
+    the lineage; past ``Limits.max_graph_depth`` steps the tree is cut and marked ``too_deep``."""
     out: dict[str, Any] = {"model": model.name, "organization": model.organization}
     key = model.name.casefold()
-    if key in seen or depth > MAX_DEPTH:
+    if key in seen:
         out["repeated"] = True
         return out
-    seen = seen | {key}
+    if depth > DEFAULT_LIMITS.max_graph_depth:
+        out["too_deep"] = DEFAULT_LIMITS.max_graph_depth
+        return out
+    seen.add(key)
     trained = []
     for edge, dataset in snapshot.trained_on(model.name):
         if dataset is None:
@@ -217,6 +221,8 @@ def tree_lines(tree: dict[str, Any], indent: str) -> list[str]:
     out = [f"{indent}model {tree['model']} (registered)"]
     if tree.get("repeated"):
         return [out[0] + " — already shown"]
+    if tree.get("too_deep"):
+        return [out[0] + f" — more than {tree['too_deep']} steps away, not shown"]
     for trained in tree.get("trained_on", []):
         if not trained.get("dataset_digest"):
             out.append(f"{indent}  trained on {trained['dataset']} (not ingested)")
@@ -238,7 +244,7 @@ def tree_lines(tree: dict[str, Any], indent: str) -> list[str]:
             if g["writer"]:
                 out.extend(tree_lines(g["writer"], indent + "      "))
     for base in tree.get("base_models", []):
-        if "trained_on" in base or base.get("repeated"):
+        if "trained_on" in base or base.get("repeated") or base.get("too_deep"):
             out.append(f"{indent}  built on:")
             out.extend(tree_lines(base, indent + "    "))
         else:

@@ -577,3 +577,40 @@ def test_an_unknown_kind_in_signs_is_a_config_error(project_dir: Path, cli: Runn
     bad = cli("keys", "generate", "other", "--trust", "--signs", "records,bundles")
     assert bad.code == 2
     assert "--signs: unknown kind 'bundles'" in bad.err
+
+
+def test_lineage_show_walks_a_lattice_of_models_once_each(
+    registry_keyed: Path, cli: Runner
+) -> None:
+    """Sixteen generations of two models each, every dataset written by both models of the
+    generation before: as a tree that is 2**16 copies of the oldest models, but `lineage show`
+    walks each model once (later meetings read "already shown"), within a CPU-time limit."""
+    generations = 16
+    folder = registry_keyed
+    writers = [("contoso", "contoso-large-2")]
+    for g in range(generations):
+        parts = [
+            signed_file(folder / f"d{g}-{i}.jsonl", f"d{g}-{i}", 2, provider=p, model=m)
+            for i, (p, m) in enumerate(writers)
+        ]
+        data = folder / f"d{g}.jsonl"
+        data.write_bytes(b"".join(part.read_bytes() for part in parts))
+        assert cli("ingest", data, "--name", f"d{g}").code == 0
+        writers = [("acme", f"acme/m{g}-a"), ("acme", f"acme/m{g}-b")]
+        for _, model in writers:
+            assert cli("lineage", "add", model, "--trained-on", f"d{g}").code == 0
+    shown = run_bounded(
+        ["lineage", "show", f"acme/m{generations - 1}-a"], cwd=folder, cpu_seconds=60
+    )
+    assert shown.killed_by is None
+    assert shown.code == 0, shown.err
+    lines = shown.out.splitlines()
+    assert len(lines) < 20 * generations
+    expanded = [
+        line.strip()
+        for line in lines
+        if line.strip().startswith("model ") and "already" not in line
+    ]
+    # Each model is expanded once; every other meeting of it is one "already shown" line.
+    assert len(expanded) == len(set(expanded)) == 2 * generations - 1
+    assert sum("already shown" in line for line in lines) == 2 * (generations - 2)
