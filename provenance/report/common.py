@@ -199,7 +199,3 @@ def wrap(text: str, fits: Callable[[str], bool]) -> list[str]:
 
 def pct(value: float) -> str:
     return f"{100 * value:.1f}%"
-
-
-def plural(count: int, word: str, many: str | None = None) -> str:
-    return f"{count} {word if count == 1 else (many or word + 's')}"

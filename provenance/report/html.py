@@ -21,7 +21,6 @@ from provenance.report.common import (
     display_path,
     first_waived,
     pct,
-    plural,
     rule_groups,
     safe_url,
     text_width,
@@ -29,6 +28,7 @@ from provenance.report.common import (
     waiver_note,
     wrap,
 )
+from provenance.text import count
 
 if TYPE_CHECKING:
     from provenance.auditor import AuditReport
@@ -163,7 +163,7 @@ def _environment() -> jinja2.Environment:
     env.filters["safe_url"] = safe_url
     env.filters["pct"] = pct
     env.filters["display_path"] = display_path
-    env.globals["plural"] = plural
+    env.globals["plural"] = count
     env.globals["first_waived"] = first_waived
     env.globals["waiver_note"] = waiver_note
     env.globals["KIND_LABEL"] = graph_layout.KIND_LABEL

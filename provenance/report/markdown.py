@@ -18,13 +18,13 @@ from provenance.report.common import (
     display_path,
     first_waived,
     pct,
-    plural,
     rule_groups,
     safe_url,
     short,
     title_of,
     waiver_note,
 )
+from provenance.text import count
 
 if TYPE_CHECKING:
     from provenance.auditor import AuditReport
@@ -147,8 +147,8 @@ class MarkdownRenderer(Renderer):
         return [
             f"## {VERDICT_ICON[report.verdict]} provenance audit: **{report.verdict.upper()}**",
             "",
-            f"Outcome **{report.outcome}** ({fails_on}) · {plural(s.records, 'record')} in "
-            f"{plural(len(report.files), 'file')} · training {code(intent.target.name)}: "
+            f"Outcome **{report.outcome}** ({fails_on}) · {count(s.records, 'record')} in "
+            f"{count(len(report.files), 'file')} · training {code(intent.target.name)}: "
             f"{md(intent.activity)}, {'commercial' if intent.commercial else 'non-commercial'}, "
             f"{md(intent.distribution)}, {intent.date.isoformat()}",
             "",
@@ -262,7 +262,7 @@ class MarkdownRenderer(Renderer):
             return []
         out = [
             "<details>",
-            f"<summary>Details and citations ({plural(len(findings), 'finding')})</summary>",
+            f"<summary>Details and citations ({count(len(findings), 'finding')})</summary>",
             "",
         ]
         shown = 0

@@ -25,13 +25,13 @@ from provenance.report.base import Renderer
 from provenance.report.common import (
     RuleGroup,
     display_path,
-    plural,
     relative_uri,
     rule_groups,
     safe_url,
     title_of,
     waiver_note,
 )
+from provenance.text import count
 
 if TYPE_CHECKING:
     from provenance.auditor import AuditReport
@@ -179,8 +179,8 @@ class SarifRenderer(Renderer):
         shards = report.finding_sources(finding)
         places: list[tuple[str | None, int]] = list(shards.items()) or [(None, 0)]
         out = []
-        for shard, count in places:
-            records = count if shard is not None else finding.record_count
+        for shard, in_shard in places:
+            records = in_shard if shard is not None else finding.record_count
             where = shard if shard is not None else intent
             uri, relative = relative_uri(where, base)
             location: dict[str, Any] = {"uri": uri}
@@ -193,10 +193,10 @@ class SarifRenderer(Renderer):
                 scope = "the whole dataset" if finding.path == "dataset" else "the dataset"
             text = (
                 f"{finding.outcome.upper()} under {group.id}: {finding.reason} — "
-                f"{plural(records, 'record')} in {scope}"
+                f"{count(records, 'record')} in {scope}"
             )
             if samples:
-                note = "" if len(shards) <= 1 else f" (of {plural(len(shards), 'file')})"
+                note = "" if len(shards) <= 1 else f" (of {count(len(shards), 'file')})"
                 text += f"; e.g. {', '.join(samples[:MAX_SAMPLES_IN_MESSAGE])}{note}"
             text += f". Path: {finding.path}."
             if finding.settles:
