@@ -623,11 +623,7 @@ def audit(
         waivers=waivers,
         limits=limits,
     )
-    store = (
-        trust
-        if isinstance(trust, TrustStore)
-        else project.load_trust(project.trust_path(None if trust is None else Path(trust)))
-    )
+    store = trust if isinstance(trust, TrustStore) else project.load_trust(trust)
     return run_audit(
         [str(d) for d in data],
         inputs,

@@ -302,6 +302,19 @@ class Parent:
         return out
 
 
+def past_limits(contributions: int, parents: int) -> tuple[str, int, int] | None:
+    """The first of a manifest's contributions and parents that is past its limit
+    (``Limits.max_contributions``, ``Limits.max_parents``), as ``(name, count, limit)``, or None.
+    The reader refuses such a manifest and the tagger never writes one."""
+    for name, count, most in (
+        ("contributions", contributions, DEFAULT_LIMITS.max_contributions),
+        ("parents", parents, DEFAULT_LIMITS.max_parents),
+    ):
+        if count > most:
+            return name, count, most
+    return None
+
+
 @dataclass(frozen=True)
 class RecordPredicate:
     """What is claimed about one record."""
@@ -327,14 +340,10 @@ class RecordPredicate:
         if not contribs:
             raise ManifestError(f"{where}: names no contribution")
         parents = _optional(d, "parents", list, where) or []
-        for name, items, most in (
-            ("contributions", contribs, DEFAULT_LIMITS.max_contributions),
-            ("parents", parents, DEFAULT_LIMITS.max_parents),
-        ):
-            if len(items) > most:
-                raise ManifestError(
-                    f"{where}: names {len(items)} {name}, more than the limit of {most}"
-                )
+        past = past_limits(len(contribs), len(parents))
+        if past is not None:
+            name, count, most = past
+            raise ManifestError(f"{where}: names {count} {name}, more than the limit of {most}")
         signed = _optional(d, "signed_at", str, where)
         return cls(
             contributions=tuple(

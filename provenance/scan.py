@@ -33,7 +33,7 @@ from provenance.limits import DEFAULT_LIMITS
 from provenance.native import lib as _native
 from provenance.sources import open_source
 from provenance.sources.base import RawRecord
-from provenance.sources.jsonl import JsonlSource, open_binary
+from provenance.sources.jsonl import JsonlSource, open_binary, read_error
 from provenance.verification import RecordResult, Status, Verified, Verifier
 
 if TYPE_CHECKING:
@@ -265,20 +265,13 @@ def read_chunks(
                 data, rest = block[:cut], block[cut + 1 :]
                 yield Chunk(source, line, data)
                 line += data.count(b"\n") + 1
-    except (OSError, EOFError) as exc:
-        raise InputError(f"cannot read past line {line} ({exc})", source=source, line=line) from exc
     except InputError:
         raise
-    except Exception as exc:  # zlib and zstd raise their own error types
-        if (
-            "zstd" in type(exc).__module__.lower()
-            or "zlib" in type(exc).__module__.lower()
-            or (type(exc).__name__ in {"ZstdError", "BadGzipFile", "error"})
-        ):
-            raise InputError(
-                f"corrupt compressed data near line {line}", source=source, line=line
-            ) from exc
-        raise
+    except Exception as exc:
+        error = read_error(exc, source, line)
+        if error is None:
+            raise
+        raise error from exc
     if rest.strip():
         yield Chunk(source, line, rest)
 

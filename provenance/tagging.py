@@ -56,6 +56,7 @@ from provenance.manifest import (
     build_statement,
     format_time,
     parse_when,
+    past_limits,
 )
 from provenance.native import lib as _native
 from provenance.verification import (
@@ -285,16 +286,11 @@ class Tagger:
         unattributed: Sequence[str] = (),
     ) -> RecordPredicate:
         contributions, parents = tuple(contributions), tuple(parents)
-        limits = DEFAULT_LIMITS
-        if len(contributions) > limits.max_contributions:
+        past = past_limits(len(contributions), len(parents))
+        if past is not None:
+            name, count, most = past
             raise InputError(
-                f"{len(contributions)} contributions, more than the "
-                f"{limits.max_contributions} a manifest may name (Limits.max_contributions)"
-            )
-        if len(parents) > limits.max_parents:
-            raise InputError(
-                f"{len(parents)} parents, more than the {limits.max_parents} a manifest may "
-                "name (Limits.max_parents)"
+                f"{count} {name}, more than the {most} a manifest may name (Limits.max_{name})"
             )
         return RecordPredicate(
             contributions=contributions,
@@ -767,7 +763,7 @@ def _check_lengths(job: _Job, first_line: int, data: bytes, output: bytes) -> No
                 break
             index -= 1
         number += 1
-    raise _too_long(job.source, number, job.max_line, end - at)
+    raise too_long(job.source, number, job.max_line, end - at)
 
 
 def _shared_predicate(job: _Job, now: datetime) -> tuple[RecordPredicate, bytes] | None:
@@ -1140,7 +1136,7 @@ def _cut(
                 yield _Task(number, first, start, line_start - 1, data)
                 number += 1
             line = first + taken
-            yield _Task(number, line, error=_too_long(source, line, max_line))
+            yield _Task(number, line, error=too_long(source, line, max_line))
             return
         at = -1  # where in the block the last task ended
         while True:
@@ -1180,10 +1176,13 @@ def _cut(
         yield _Task(number, first, start, position, b"".join(pieces) if keep else None)
 
 
-def _too_long(source: str, line: int, max_line: int, signed: int | None = None) -> InputError:
-    """The error for a line that no reader takes: longer than ``max_line`` bytes as it stands,
-    or once ``signed`` (its length with the manifest)."""
-    what = f"line longer than {max_line} bytes"
+def too_long(
+    source: str, line: int, max_line: int, signed: int | None = None, what: str = "line"
+) -> InputError:
+    """The error for a line (or a Parquet or datasets record, ``what``) that no reader takes:
+    longer than ``max_line`` bytes as it stands, or once ``signed`` (its length with the
+    manifest)."""
+    what = f"{what} longer than {max_line} bytes"
     if signed is not None:
         what += f" once signed ({signed} bytes with its manifest)"
     return InputError(
@@ -1196,13 +1195,14 @@ def _too_long(source: str, line: int, max_line: int, signed: int | None = None) 
 
 
 def _read_error(exc: Exception, source: str, line: int) -> InputError:
-    """An input that stops being readable at ``line``: an I/O error or corrupt compressed data."""
-    if isinstance(exc, OSError | EOFError):
-        return InputError(f"cannot read past line {line} ({exc})", source=source, line=line)
-    module = type(exc).__module__.lower()
-    if "zstd" in module or "zlib" in module or type(exc).__name__ in {"ZstdError", "error"}:
-        return InputError(f"corrupt compressed data near line {line}", source=source, line=line)
-    raise exc
+    """An input that stops being readable at ``line`` (:func:`~provenance.sources.jsonl.read_error`);
+    any other exception goes on."""
+    from provenance.sources.jsonl import read_error
+
+    error = read_error(exc, source, line)
+    if error is None:
+        raise exc
+    return error
 
 
 def _spool_root() -> str | None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from provenance.cli.app import app
+from provenance.cli.options import FollowLinksOption, data_paths
 from provenance.cli.output import echo
 from provenance.errors import InputError
 from provenance.report import RENDERERS
@@ -64,12 +65,7 @@ def audit(
     ] = None,
     fail_on: FailOnOption = "review",
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
-    follow_links: Annotated[
-        bool,
-        typer.Option(
-            "--follow-links", help="Read links in a folder that lead out of it (default: skip)."
-        ),
-    ] = False,
+    follow_links: FollowLinksOption = False,
     record: Annotated[
         bool, typer.Option("--record", help="Store the run in the evidence registry.")
     ] = False,
@@ -87,16 +83,12 @@ def audit(
     from provenance import auditor as audit_lib
     from provenance import project
     from provenance.cli.progress import progress_bar
-    from provenance.sources import walk_data
 
     inputs = audit_lib.load_inputs(
         intent, lineage=lineage, policies=policies, org_policies=org_policies, waivers=waivers
     )
-    store = project.load_trust(project.trust_path(trust))
-    walk = walk_data(data, follow_links=follow_links)
-    for note in walk.notes():
-        echo(note, err=True)
-    paths = list(walk.files)
+    store = project.load_trust(trust)
+    paths = data_paths(data, follow_links)
     with progress_bar(paths, "auditing") as progress:
         report = audit_lib.run_audit(
             [str(p) for p in paths],  # already expanded: the folders are walked once

@@ -16,6 +16,7 @@ from typing import IO, TYPE_CHECKING, Annotated, Any
 import typer
 
 from provenance.cli.app import app, signals_held
+from provenance.cli.options import FollowLinksOption, InsecureKeyOption, data_paths
 from provenance.cli.output import echo, emit_json
 from provenance.errors import ConfigError, InputError, MalformedJSONError
 from provenance.text import count as plural
@@ -43,14 +44,7 @@ def tag(
         Path, typer.Option("-o", "--output", help="Signed JSONL to write (- writes stdout).")
     ],
     key: Annotated[str, typer.Option(help="Project key name or PEM private key file.")],
-    insecure_key: Annotated[
-        bool,
-        typer.Option(
-            "--insecure-key",
-            help="Use the private key file even if group or others may access it (default: "
-            "refuse; or set PROVENANCE_INSECURE_KEY=1).",
-        ),
-    ] = False,
+    insecure_key: InsecureKeyOption = False,
     model: Annotated[
         str | None, typer.Option(help="Model as requested, e.g. gpt-4o (not with --parts).")
     ] = None,
@@ -314,19 +308,13 @@ def _tag_records(
     from provenance import canonical
     from provenance.limits import DEFAULT_LIMITS
     from provenance.sources import open_source
-    from provenance.tagging import record_parts, record_time, unattributed_parts
+    from provenance.tagging import record_parts, record_time, too_long, unattributed_parts
     from provenance.verification import PROVENANCE_KEY
 
     most = DEFAULT_LIMITS.max_record_bytes
     for raw in open_source(input):
         if len(raw.data) > most:
-            raise InputError(
-                f"record longer than {most} bytes",
-                source=raw.source,
-                line=raw.line,
-                hint=f"'provenance verify' reads lines of at most {most} bytes, a record's "
-                "manifest included (Limits.max_record_bytes)",
-            )
+            raise too_long(raw.source, raw.line, most, what="record")
         try:
             record = canonical.parse_record(raw.data)
         except MalformedJSONError as exc:
@@ -519,12 +507,7 @@ def verify(
     workers: Annotated[
         int | None, typer.Option(help="Worker processes (default: every core for large inputs).")
     ] = None,
-    follow_links: Annotated[
-        bool,
-        typer.Option(
-            "--follow-links", help="Read links in a folder that lead out of it (default: skip)."
-        ),
-    ] = False,
+    follow_links: FollowLinksOption = False,
 ) -> None:
     """Verify every record's manifest: signature, trusted signer, content digest.
 
@@ -533,15 +516,11 @@ def verify(
     from provenance import project
     from provenance.cli.progress import progress_bar
     from provenance.scan import report_from, scan_paths
-    from provenance.sources import walk_data
     from provenance.text import count
     from provenance.verification import Verifier
 
-    walk = walk_data(files, follow_links=follow_links)
-    for note in walk.notes():
-        echo(note, err=True)
-    paths = list(walk.files)
-    verifier = Verifier(project.load_trust(project.trust_path(trust)))
+    paths = data_paths(files, follow_links)
+    verifier = Verifier(project.load_trust(trust))
     with progress_bar(paths, "verifying") as progress:
         partial = scan_paths(
             paths,

@@ -113,7 +113,7 @@ def list_keys(trust: TrustOption = None) -> None:
     from provenance import project
 
     home = project.find_project()
-    store = project.load_trust(project.trust_path(trust))
+    store = project.load_trust(trust)
     rows = []
     if home is not None:
         for pub in sorted(project.keys_dir(home).glob("*.pub")):

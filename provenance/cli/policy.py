@@ -263,7 +263,7 @@ def explain(
     inputs = load_inputs(
         intent, lineage=lineage, policies=policies, org_policies=org_policies, waivers=waivers
     )
-    verifier = Verifier(project.load_trust(project.trust_path(trust)))
+    verifier = Verifier(project.load_trust(trust))
     result = _find_record(expand_paths([str(data)]), record_id, verifier)
     record_class = RecordClass.of(result.manifest) if result.manifest is not None else None
     status = "missing" if result.status is Status.MISSING_MANIFEST else result.status.value

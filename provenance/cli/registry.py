@@ -15,6 +15,7 @@ import typer
 from typer.core import TyperGroup
 
 from provenance.cli.app import app, command_group
+from provenance.cli.options import FollowLinksOption, InsecureKeyOption, data_paths
 from provenance.cli.output import echo, emit_json, table
 from provenance.errors import ConfigError, InputError, ProvenanceError
 from provenance.text import count
@@ -39,14 +40,6 @@ KeyOption = Annotated[
         help="Project key (or PEM file) that signs (default: $PROVENANCE_REGISTRY_KEY, else the "
         "only key in .provenance/keys/, else the only one trusted to sign evidence and "
         "checkpoints).",
-    ),
-]
-InsecureKeyOption = Annotated[
-    bool,
-    typer.Option(
-        "--insecure-key",
-        help="Use the private key file even if group or others may access it (default: "
-        "refuse; or set PROVENANCE_INSECURE_KEY=1).",
     ),
 ]
 PoliciesOption = Annotated[
@@ -114,12 +107,7 @@ def ingest(
         ),
     ] = False,
     workers: Annotated[int | None, typer.Option(help="Worker processes for verification.")] = None,
-    follow_links: Annotated[
-        bool,
-        typer.Option(
-            "--follow-links", help="Read links in a folder that lead out of it (default: skip)."
-        ),
-    ] = False,
+    follow_links: FollowLinksOption = False,
     format: Annotated[str, typer.Option(help="text or json.")] = "text",
     db: DbOption = None,
 ) -> None:
@@ -131,18 +119,15 @@ def ingest(
     from provenance.cli.progress import progress_bar
     from provenance.registry.ingest import default_name
     from provenance.registry.ingest import ingest as run_ingest
-    from provenance.sources import walk_data
 
     _format(format, ("text", "json"))
-    store = project.load_trust(project.trust_path(trust))
+    store = project.load_trust(trust)
     dataset = name or default_name(data)
-    walk = walk_data(data, follow_links=follow_links)
-    for note in walk.notes():
-        echo(note, err=True)
-    with _open(db) as registry, progress_bar(list(walk.files), "verifying") as progress:
+    paths = data_paths(data, follow_links)
+    with _open(db) as registry, progress_bar(paths, "verifying") as progress:
         result = run_ingest(
             registry,
-            [str(p) for p in walk.files],  # walked once: the notes are said once
+            [str(p) for p in paths],  # walked once: the notes are said once
             store,
             name=dataset,
             allow_failures=allow_failures,
@@ -191,7 +176,7 @@ def record_audit(
         files.append((ref.id, ref.digest, ref.title, data.decode("utf-8", "replace")))
     from provenance import project
 
-    store = project.load_trust(project.trust_path(trust))
+    store = project.load_trust(trust)
     with _open(db) as registry:
         recorded = registry.record_audit(report.to_dict(), files, store)
     state = "recorded" if recorded.added else "already recorded"

@@ -41,7 +41,7 @@ class RecordClass:
     """Names of the datasets the records were made from (``parents`` of kind ``dataset``)."""
     record_count: int = 0
     sample_record_ids: tuple[str, ...] = ()
-    unauthored_parts: tuple[str, ...] = ()
+    unattributed_parts: tuple[str, ...] = ()
     """Parts of the records (JSON Pointers) that no contribution names: the manifest says no model
     is known to have written them (``unattributed_parts``), so the lineage treats each as a
     source of unknown origin."""
@@ -49,7 +49,7 @@ class RecordClass:
     @property
     def key(self) -> tuple[Any, ...]:
         """What makes two records one class."""
-        return (self.contributions, self.organization, self.parents, self.unauthored_parts)
+        return (self.contributions, self.organization, self.parents, self.unattributed_parts)
 
     @cached_property
     def id(self) -> str:
@@ -59,8 +59,8 @@ class RecordClass:
             "organization": self.organization,
             "parents": list(self.parents),
         }
-        if self.unauthored_parts:  # absent otherwise: the ids of other classes stay as they were
-            body["unauthored_parts"] = list(self.unauthored_parts)
+        if self.unattributed_parts:  # absent otherwise: the ids of other classes stay as they were
+            body["unattributed_parts"] = list(self.unattributed_parts)
         text = json.dumps(body, sort_keys=True, separators=(",", ":"))
         return "c-" + hashlib.sha256(text.encode()).hexdigest()[:12]
 
@@ -85,12 +85,12 @@ class RecordClass:
             sorted({p.name for p in predicate.parents if p.kind == "dataset" and p.name})
         )
         listed = predicate.extra.get(UNATTRIBUTED_PARTS)
-        unauthored = (
+        unattributed = (
             tuple(sorted({p for p in listed if isinstance(p, str)}))
             if isinstance(listed, list)
             else ()
         )
-        return cls(contributions, organization, parents, count, sample_record_ids, unauthored)
+        return cls(contributions, organization, parents, count, sample_record_ids, unattributed)
 
     @classmethod
     def unattributed(cls, count: int, sample_record_ids: Iterable[str] = ()) -> RecordClass:
@@ -107,7 +107,7 @@ class RecordClass:
             self.parents,
             self.record_count + other.record_count,
             _merge_samples(self.sample_record_ids, other.sample_record_ids),
-            self.unauthored_parts,
+            self.unattributed_parts,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -118,7 +118,11 @@ class RecordClass:
             "parents": list(self.parents),
             "record_count": self.record_count,
             "sample_record_ids": list(self.sample_record_ids),
-            **({"unauthored_parts": list(self.unauthored_parts)} if self.unauthored_parts else {}),
+            **(
+                {"unattributed_parts": list(self.unattributed_parts)}
+                if self.unattributed_parts
+                else {}
+            ),
         }
 
     @classmethod
@@ -133,7 +137,7 @@ class RecordClass:
                 "parents",
                 "record_count",
                 "sample_record_ids",
-                "unauthored_parts",
+                "unattributed_parts",
             ),
         )
         return cls(
@@ -142,7 +146,7 @@ class RecordClass:
             parents=f.texts("parents"),
             record_count=f.opt_int("record_count") or 0,
             sample_record_ids=f.texts("sample_record_ids"),
-            unauthored_parts=f.texts("unauthored_parts"),
+            unattributed_parts=f.texts("unattributed_parts"),
         )
 
 

@@ -282,7 +282,7 @@ class LineageGraph:
             "class",
             record_class.id,
             records=record_class.record_count,
-            unauthored_parts=record_class.unauthored_parts,
+            unattributed_parts=record_class.unattributed_parts,
         )
         for generation in record_class.contributions:
             self._add_generation(generation, node)
@@ -514,7 +514,7 @@ class LineageGraph:
                 reason = f"{records} records carry no manifest naming the model that wrote them"
             out.append(Source("unknown", 1, (), reason=reason, rule="unsigned-records"))
         data = self.graph.nodes[node]
-        for pointer in data.get("unauthored_parts", ()):
+        for pointer in data.get("unattributed_parts", ()):
             records = data.get("records", 0)
             reason = (
                 f"part {pointer} of {records} signed record{'' if records == 1 else 's'} names "

@@ -49,7 +49,7 @@ from provenance.bounded import parse_json_document, parse_yaml
 from provenance.errors import InputError, MalformedJSONError, ProvenanceError
 from provenance.keys import Signer, VerifyingKey
 from provenance.limits import DEFAULT_LIMITS, Limits
-from provenance.manifest import PAYLOAD_TYPE, STATEMENT_TYPE, ManifestError, parse_time
+from provenance.manifest import PAYLOAD_TYPE, STATEMENT_TYPE, ManifestError
 from provenance.registry.logtree import (
     LogError,
     body_hash,
@@ -62,7 +62,7 @@ from provenance.registry.logtree import (
 )
 from provenance.registry.manifests import check_manifest
 from provenance.registry.prov import check_prov
-from provenance.registry.signing import REGISTRY_KINDS, RegistryTrust, store_trust
+from provenance.registry.signing import REGISTRY_KINDS, RegistryTrust, claimed_time, store_trust
 from provenance.trust import TrustedKey, TrustStore
 
 EVIDENCE_PREDICATE = "https://provenance.dev/evidence-bundle/v1"
@@ -405,7 +405,7 @@ class _Check:
                 digest = item.get("digest")
                 sha = digest.get("sha256") if isinstance(digest, dict) else None
                 self.listed[str(item.get("name"))] = str(sha)
-        self.created = _time(predicate.get("created_at"))
+        self.created = claimed_time(predicate.get("created_at"))
         sizes = predicate.get("sizes")
         if sizes is None:
             report.facts.append(
@@ -454,7 +454,7 @@ class _Check:
             return
         if canonical.canonicalize(envelope) != comment:
             report.problems.append("the zip's seal was changed (it is not in its canonical form)")
-        claimed = _time(seal.predicate.get("created_at")) if seal.predicate else None
+        claimed = claimed_time(seal.predicate.get("created_at")) if seal.predicate else None
         accepted = keys.check(envelope, "evidence", claimed or self.created, self.now)
         if accepted.key is None:
             report.problems.append(f"seal: {accepted.problem}")
@@ -672,7 +672,7 @@ class _Check:
         # The index binds the checkpoint's bytes too, so the key that signs the bundle's evidence
         # vouches for it as well as one trusted to sign checkpoints would.
         accepted = keys.check(
-            envelope, ("checkpoints", "evidence"), _time(checkpoint.created_at), self.now
+            envelope, ("checkpoints", "evidence"), claimed_time(checkpoint.created_at), self.now
         )
         if accepted.key is None:
             report.problems.append(f"checkpoint.json: {accepted.problem}")
@@ -955,17 +955,6 @@ class _Unreadable(Exception):
 class _Checkpoint:
     size: int
     root: bytes
-
-
-def _time(value: Any) -> datetime | None:
-    """A signed ``created_at``, or None when absent or unreadable (then judged at the present
-    time, which is stricter for a retired key)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return parse_time(value, "created_at")
-    except ManifestError:
-        return None
 
 
 def _of_kind(entries: Mapping[int, dict[str, Any]], kind: str) -> list[dict[str, Any]]:

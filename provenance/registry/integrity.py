@@ -23,7 +23,6 @@ import heapq
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, func, text
@@ -34,7 +33,6 @@ from provenance import merkle
 from provenance.bounded import parse_json_document
 from provenance.errors import InputError, MalformedJSONError, ProvenanceError
 from provenance.limits import DEFAULT_LIMITS, Limits
-from provenance.manifest import parse_time
 from provenance.registry import db
 from provenance.registry import manifests as stored
 from provenance.registry.logtree import (
@@ -46,7 +44,7 @@ from provenance.registry.logtree import (
     leaf,
     parse_checkpoint,
 )
-from provenance.registry.signing import Accepted, RegistryTrust
+from provenance.registry.signing import Accepted, RegistryTrust, claimed_time
 from provenance.registry.store import Registry
 from provenance.registry.tables import (
     LOGGED,
@@ -253,11 +251,7 @@ def _accepted(checkpoint: Checkpoint, keys: RegistryTrust | None) -> Accepted | 
     no keys are given (signatures not checked)."""
     if keys is None:
         return None
-    try:
-        created: datetime | None = parse_time(checkpoint.created_at, "created_at")
-    except ProvenanceError:
-        created = None  # judged at the present time: stricter for a retired key
-    return keys.check(checkpoint.envelope, "checkpoints", created)
+    return keys.check(checkpoint.envelope, "checkpoints", claimed_time(checkpoint.created_at))
 
 
 def _refused(what: str, problem: str | None) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 
 from provenance import canonical, dsse, merkle
 from provenance.errors import MalformedJSONError, ProvenanceError
-from provenance.keys import Signer, VerifyingKey
+from provenance.keys import Signer
 from provenance.manifest import PAYLOAD_TYPE, STATEMENT_TYPE, ManifestError, Statement
 from provenance.stats import CompactRange
 
@@ -177,7 +177,8 @@ def read_statement(envelope_data: Any, predicate_type: str, what: str) -> tuple[
 
 
 def parse_checkpoint(data: Any, what: str = "checkpoint") -> Checkpoint:
-    """Read a checkpoint envelope (the signature is checked by :func:`signed_by`)."""
+    """Read a checkpoint envelope (its signature is judged by
+    :meth:`provenance.registry.signing.RegistryTrust.check`)."""
     _, statement = read_statement(data, CHECKPOINT_PREDICATE, what)
     p = statement.predicate
     size, root, origin = p.get("tree_size"), p.get("root"), p.get("origin")
@@ -204,18 +205,3 @@ def parse_checkpoint(data: Any, what: str = "checkpoint") -> Checkpoint:
     return Checkpoint(
         origin, size, root, tuple(subtrees), str(p.get("created_at") or ""), dict(data)
     )
-
-
-def signed_by(envelope_data: Any, keys: Sequence[VerifyingKey]) -> VerifyingKey | None:
-    """The first of ``keys`` whose signature on the envelope verifies, or None."""
-    try:
-        envelope = dsse.Envelope.from_dict(envelope_data)
-    except ProvenanceError:
-        return None
-    message = envelope.pae()
-    for signature in envelope.signatures:
-        ordered = sorted(keys, key=lambda k: k.keyid != signature.keyid)
-        for key in ordered:
-            if key.verify(signature.sig, message):
-                return key
-    return None

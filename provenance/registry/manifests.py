@@ -201,26 +201,10 @@ def _inclusion(batch: Mapping[str, Any], statement: Statement, payload: bytes) -
 def _scope(
     signers: tuple[TrustedKey, ...], manifest: Manifest, signed_at: datetime, now: datetime
 ) -> tuple[str, str] | None:
+    """The first signer's refusal of this manifest, judged as the verifier judges it."""
+    providers = tuple(c.generator.provider for c in manifest.predicate.contributions)
     for key in signers:
-        if key.revoked_at is not None and key.revoked_at <= now:
-            return "revoked-signer", f"signed by key '{key.name}', revoked"
-        problem = key.kind_problem("records")
+        problem = key.record_problem(providers, manifest.predicate.organization, signed_at, now)
         if problem:
-            return "untrusted-signer", problem
-        problem = key.window_problem(signed_at)
-        if problem:
-            return "expired-signer", problem
-        for contribution in manifest.predicate.contributions:
-            if not key.covers_provider(contribution.generator.provider):
-                return (
-                    "untrusted-signer",
-                    f"key '{key.name}' is not trusted for provider "
-                    f"'{contribution.generator.provider}'",
-                )
-        if not key.covers_organization(manifest.predicate.organization):
-            return (
-                "untrusted-signer",
-                f"key '{key.name}' is not trusted for organisation "
-                f"'{manifest.predicate.organization}'",
-            )
+            return problem
     return None

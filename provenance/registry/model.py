@@ -184,7 +184,6 @@ class Snapshot:
         self.datasets = sorted(datasets, key=lambda d: d.log_seq)
         self.edges = sorted(edges, key=lambda e: e.log_seq)
         self.audits = sorted(audits, key=lambda a: a.log_seq)
-        self._by_digest = {d.digest: d for d in self.datasets}
         self._with_digest: dict[str, list[Dataset]] = {}
         for d in self.datasets:
             self._with_digest.setdefault(d.digest, []).append(d)
@@ -196,15 +195,16 @@ class Snapshot:
         key = name_or_digest if name_or_digest.startswith("sha256:") else None
         if key is None and len(name_or_digest) == 64 and _is_hex(name_or_digest):
             key = "sha256:" + name_or_digest
-        if key is not None and key in self._by_digest:
-            return self._by_digest[key]
+        if key is not None and key in self._with_digest:
+            return self._with_digest[key][-1]
         named = [d for d in self.datasets if d.name == name_or_digest]
         return named[-1] if named else None
 
     def by_digest(self, digest: str) -> Dataset | None:
         """The dataset registered last with this digest (the same data may have several names:
         :meth:`with_digest` lists them all)."""
-        return self._by_digest.get(digest)
+        found = self._with_digest.get(digest)
+        return found[-1] if found else None
 
     def with_digest(self, digest: str) -> list[Dataset]:
         """Every registration of this data, under each of its names, oldest first."""

@@ -27,11 +27,23 @@ from typing import Any
 from provenance import dsse, project
 from provenance.errors import ConfigError, ProvenanceError, SigningKeyError
 from provenance.keys import PrivateKeySigner, VerifyingKey
+from provenance.manifest import parse_time
 from provenance.trust import TrustedKey, TrustStore
 
 REGISTRY_KEY_ENV = "PROVENANCE_REGISTRY_KEY"
 REGISTRY_KINDS: tuple[str, ...] = ("evidence", "checkpoints")
 """What a registry key signs: a bundle carries a checkpoint signed by the key that signs it."""
+
+
+def claimed_time(value: Any) -> datetime | None:
+    """The time a registry signature claims (a signed ``created_at``), or None when absent or
+    unreadable: it is then judged at the present time, which is stricter for a retired key."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_time(value, "created_at")
+    except ProvenanceError:
+        return None
 
 
 @dataclass(frozen=True)

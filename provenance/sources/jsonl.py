@@ -42,6 +42,19 @@ def open_binary_write(path: Path) -> IO[bytes]:
     return path.open("wb")
 
 
+def read_error(exc: BaseException, source: str, line: int) -> InputError | None:
+    """The input error for a file that stops being readable at ``line`` (an I/O error, or
+    corrupt gzip or zstd data: zlib and zstd raise their own types), or None for any other
+    exception, which is a bug to let through."""
+    if isinstance(exc, OSError | EOFError):
+        return InputError(f"cannot read past line {line} ({exc})", source=source, line=line)
+    kind = type(exc)
+    module = kind.__module__.lower()
+    if "zstd" in module or "zlib" in module or kind.__name__ in {"ZstdError", "error"}:
+        return InputError(f"corrupt compressed data near line {line}", source=source, line=line)
+    return None
+
+
 class JsonlSource(DatasetSource):
     """One record per line; blank lines are skipped; line numbers are 1-based."""
 
