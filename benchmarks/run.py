@@ -18,7 +18,7 @@ together (sampled from ``/proc``), and the ratios the targets are stated in:
     and the sidecar layout), every core.
 (d) ``provenance verify`` on the per-record file, every core.
 (e) ``provenance tag`` in batch mode and per record (every core). When the installed CLI does not
-    take ``--workers`` yet, the same code is driven through ``provenance.tagging.tag_jsonl``.
+    take ``--workers`` yet, the same code is driven through ``provenance.sign.tag_jsonl``.
     Beside them, what no tagger can skip: per record, the strict reader, the content digest and
     one Ed25519 signature (one core); in batch mode, writing the output's bytes to new files on
     every core, and the strict reader and digest of every input record (one core); and the file
@@ -354,7 +354,7 @@ def _write_share(name: str, block: bytes, size: int) -> None:
 def _bench_tagger() -> Any:
     """The tagger of every tagging measurement: the project's ``bench`` key, one generator."""
     from provenance import project
-    from provenance.tagging import Tagger
+    from provenance.sign import Tagger
 
     return Tagger(
         project.load_signer("bench"),
@@ -370,7 +370,7 @@ def tag_in_memory(source: Path) -> dict[str, Any]:
     signing each batch and writing the lines into memory (batches of 1,000)."""
     from provenance.manifest import parse_time
     from provenance.scan import settle_worker_gc
-    from provenance.tagging import tag_jsonl
+    from provenance.sign import tag_jsonl
 
     settle_worker_gc()  # as in a worker of the CLI
 
@@ -459,9 +459,9 @@ def sslib_verify(path: Path) -> dict[str, Any]:
 
 
 def tag_file(source: Path, output: Path, batch_size: int, sidecar: bool) -> dict[str, Any]:
-    """``provenance tag`` through the SDK: :func:`provenance.tagging.tag_jsonl`."""
+    """``provenance tag`` through the SDK: :func:`provenance.sign.tag_jsonl`."""
     from provenance.manifest import parse_time
-    from provenance.tagging import sidecar_path, tag_jsonl
+    from provenance.sign import sidecar_path, tag_jsonl
 
     tagger = _bench_tagger()
     started = time.perf_counter()

@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     from provenance.auditor import AuditReport, audit
     from provenance.manifest import Contribution, Generator, Manifest, Parent, TermsRef
     from provenance.project import load_signer, load_trust
-    from provenance.tagging import RecordDraft, Tagger, prompt_parent
-    from provenance.verification import Verifier
+    from provenance.sign import RecordDraft, Tagger, prompt_parent
+    from provenance.verify import Verifier
 
 __getattr__, __dir__ = _lazy.exports(
     __name__,
@@ -32,10 +32,10 @@ __getattr__, __dir__ = _lazy.exports(
         "TermsRef": "provenance.manifest",
         "load_signer": "provenance.project",
         "load_trust": "provenance.project",
-        "RecordDraft": "provenance.tagging",
-        "Tagger": "provenance.tagging",
-        "prompt_parent": "provenance.tagging",
-        "Verifier": "provenance.verification",
+        "RecordDraft": "provenance.sign",
+        "Tagger": "provenance.sign",
+        "prompt_parent": "provenance.sign",
+        "Verifier": "provenance.verify",
     },
 )
 

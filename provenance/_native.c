@@ -1812,7 +1812,7 @@ static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
     "provenance._native",
     "Native fast paths of the strict record reader (see provenance.canonical), of reading a "
-    "batch-signed record's manifest (see provenance.verification) and of canonical base64 "
+    "batch-signed record's manifest (see provenance.verify) and of canonical base64 "
     "decoding.",
     0,
     methods,

@@ -45,7 +45,7 @@ from provenance.scan import ScanPartial, scan_paths
 from provenance.sources import data_files, expand_paths
 from provenance.stats import CompactRange, DuplicateCounter, leaf_hashes
 from provenance.trust import TrustStore
-from provenance.verification import RecordResult, Status, Verified, Verifier
+from provenance.verify import RecordResult, Status, Verified, Verifier
 
 FailOn = Literal["deny", "review", "never"]
 

@@ -34,7 +34,7 @@ from provenance.native import lib as _native
 from provenance.sources import open_source
 from provenance.sources.base import RawRecord
 from provenance.sources.jsonl import JsonlSource, open_binary, read_error
-from provenance.verification import RecordResult, Status, Verified, Verifier
+from provenance.verify import RecordResult, Status, Verified, Verifier
 
 if TYPE_CHECKING:
     from concurrent.futures import Future

@@ -14,7 +14,7 @@ from provenance import audit
 from provenance.keys import PrivateKeySigner
 from provenance.manifest import Generator
 from provenance.project import load_signer, load_trust
-from provenance.tagging import RecordDraft, Tagger
+from provenance.sign import RecordDraft, Tagger
 from tests.conftest import ASSETS, Runner, chat_records, write_jsonl
 from tests.report.helpers import intent_file
 

@@ -26,14 +26,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from provenance import canonical, dsse, scan, tagging
+from provenance import canonical, dsse, scan
 from provenance.errors import InputError, MalformedJSONError
 from provenance.keys import PrivateKeySigner
 from provenance.manifest import Generator
+from provenance.sign import RecordDraft, Tagger, content_digest, tag_jsonl
+from provenance.sign import tagger as tagging
 from provenance.sources.base import RawRecord
-from provenance.tagging import RecordDraft, Tagger, content_digest, tag_jsonl
 from provenance.trust import TrustedKey, TrustStore
-from provenance.verification import RecordResult, Verifier, _b64, _parse_canonical
+from provenance.verify import RecordResult, Verifier
+from provenance.verify.verifier import _b64, _parse_canonical
 from tests.conftest import chat_records, read_jsonl, write_jsonl
 from tests.markers import needs_native
 from tests.oracles import canonical_b64, expected_batch_fields

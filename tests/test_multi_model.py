@@ -10,7 +10,7 @@ import pytest
 
 from provenance.manifest import Generator
 from provenance.project import load_signer
-from provenance.tagging import RecordDraft, Tagger
+from provenance.sign import RecordDraft, Tagger
 from tests.conftest import Runner, read_jsonl, write_jsonl
 
 PARTS = """\
@@ -132,7 +132,7 @@ def test_changing_one_part_fails_and_removing_a_contribution_breaks_the_signatur
 def test_a_part_digest_proves_its_author_with_the_other_parts_withheld(project_dir: Path) -> None:
     from provenance.errors import VerificationError
     from provenance.project import load_trust
-    from provenance.verification import Verifier
+    from provenance.verify import Verifier
 
     tagger = Tagger(load_signer("gen"), provider="openai", model="gpt-4o", part_digests=True)
     draft = RecordDraft({"id": "pref-2", "prompt": "Capital of Japan?"})

@@ -22,11 +22,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from provenance import tagging
 from provenance.errors import InputError
 from provenance.keys import PrivateKeySigner
 from provenance.limits import DEFAULT_LIMITS
-from provenance.tagging import Tagger
+from provenance.sign import Tagger
+from provenance.sign import tagger as tagging
 from tests.bounds import MiB, run_bounded
 from tests.conftest import TAG, Runner, chat_records, read_jsonl
 

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from provenance.project import load_signer
-from provenance.tagging import Tagger
+from provenance.sign import Tagger
 from tests.conftest import ASSETS, GENERATOR, TAG, Runner, chat_records, read_jsonl, write_jsonl
 from tests.report.helpers import intent_file
 

@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from provenance.keys import VerifyingKey
     from provenance.manifest import Contribution
     from provenance.scan import VerifyReport
-    from provenance.tagging import RecordWriter
-    from provenance.verification import RecordResult, Verified
+    from provenance.sign import RecordWriter
+    from provenance.verify import RecordResult, Verified
 
 
 class OutputFormat(StrEnum):
@@ -141,8 +141,8 @@ def tag(
     from provenance import project
     from provenance.cli.progress import progress_bar
     from provenance.manifest import parse_when
+    from provenance.sign import RecordWriter, Tagger, sidecar_path, tag_jsonl
     from provenance.sources.jsonl import JsonlSource, open_binary_write
-    from provenance.tagging import RecordWriter, Tagger, sidecar_path, tag_jsonl
 
     plan = None if parts is None else _load_parts(parts)
     contributions = None if plan is None else plan[0]
@@ -304,12 +304,12 @@ def _tag_records(
     unattributed: dict[str, int],
 ) -> int:
     """Sign a source that is not JSONL (Parquet, datasets), record by record, as
-    :func:`provenance.tagging.tag_jsonl` signs JSONL."""
+    :func:`provenance.sign.tag_jsonl` signs JSONL."""
     from provenance import canonical
     from provenance.limits import DEFAULT_LIMITS
+    from provenance.record import PROVENANCE_KEY
+    from provenance.sign import record_parts, record_time, too_long, unattributed_parts
     from provenance.sources import open_source
-    from provenance.tagging import record_parts, record_time, too_long, unattributed_parts
-    from provenance.verification import PROVENANCE_KEY
 
     most = DEFAULT_LIMITS.max_record_bytes
     for raw in open_source(input):
@@ -517,7 +517,7 @@ def verify(
     from provenance.cli.progress import progress_bar
     from provenance.scan import report_from, scan_paths
     from provenance.text import count
-    from provenance.verification import Verifier
+    from provenance.verify import Verifier
 
     paths = data_paths(files, follow_links)
     verifier = Verifier(project.load_trust(trust))
@@ -555,7 +555,7 @@ def verify(
 
 def _why_no_verdict(report: VerifyReport, paths: list[Path]) -> None:
     """The reason for exit 2 on stderr, naming the file (stdout holds the report itself)."""
-    from provenance.verification import Status
+    from provenance.verify import Status
 
     invalid = [r for r in report.failures if r.status is Status.INVALID_RECORD]
     if invalid:
@@ -575,7 +575,7 @@ class _Lister:
     def add_verified(
         self, state: list[RecordResult], source: str, line: int, verified: Verified, digest: str
     ) -> None:
-        from provenance.verification import RecordResult, Status
+        from provenance.verify import RecordResult, Status
 
         state.append(
             RecordResult(

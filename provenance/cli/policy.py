@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from provenance.policy.classes import RecordClass
     from provenance.policy.model import TermsDocument
     from provenance.policy.report import Decision, Finding, PolicyReport
-    from provenance.verification import RecordResult, Verifier
+    from provenance.verify import RecordResult, Verifier
 
 policy_app = command_group(
     name="policy",
@@ -257,7 +257,7 @@ def explain(
     from provenance.policy.engine import evaluate
     from provenance.policy.report import MissingProvenance
     from provenance.sources import expand_paths
-    from provenance.verification import Status, Verifier
+    from provenance.verify import Status, Verifier
 
     level = fail_on_level(fail_on)
     inputs = load_inputs(

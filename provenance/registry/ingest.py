@@ -35,6 +35,7 @@ from typing import Any
 from provenance import canonical
 from provenance.errors import InputError, MalformedJSONError, VerificationError
 from provenance.manifest import format_time
+from provenance.record import PROVENANCE_KEY
 from provenance.registry import manifests as stored
 from provenance.registry.store import PendingManifest, PendingMember, Registry
 from provenance.scan import ScanPartial, scan_paths
@@ -42,7 +43,7 @@ from provenance.sources import data_files, open_source
 from provenance.sources.base import RawRecord
 from provenance.stats import CompactRange, leaf_hashes
 from provenance.trust import TrustStore
-from provenance.verification import PROVENANCE_KEY, RecordResult, Status, Verified, Verifier
+from provenance.verify import RecordResult, Status, Verified, Verifier
 
 CHUNK_RECORDS = 500
 """Records written per transaction."""

@@ -38,7 +38,7 @@ from provenance import canonical, dsse, merkle
 from provenance.keys import PrivateKeySigner
 from provenance.manifest import PAYLOAD_TYPE, Contribution, Generator
 from provenance.project import save_trust
-from provenance.tagging import RecordDraft, Tagger
+from provenance.sign import RecordDraft, Tagger
 from provenance.trust import TrustedKey, TrustStore
 
 HERE = Path(__file__).resolve().parent

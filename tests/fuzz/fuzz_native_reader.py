@@ -74,7 +74,7 @@ def _batch_signed() -> list[bytes]:
     its envelope in a sidecar)."""
     sys.path.insert(0, str(ROOT))
     from provenance.keys import PrivateKeySigner
-    from provenance.tagging import Tagger
+    from provenance.sign import Tagger
 
     tagger = Tagger(PrivateKeySigner.generate(name="fuzz"), provider="openai", model="gpt-4o")
     records = [{"id": f"r{k}", "text": WORDS[k % len(WORDS)]} for k in range(21)]

@@ -10,7 +10,7 @@ import orjson
 
 from provenance.project import load_signer
 from provenance.registry.store import Registry
-from provenance.tagging import Tagger
+from provenance.sign import Tagger
 from tests.conftest import chat_records
 
 POLICY_LIBRARY = Path(__file__).parent.parent / "assets" / "policy" / "library"

@@ -16,7 +16,7 @@ import orjson
 from provenance.auditor import AuditReport, audit
 from provenance.keys import PrivateKeySigner
 from provenance.manifest import Parent
-from provenance.tagging import Tagger
+from provenance.sign import Tagger
 from provenance.trust import TrustedKey, TrustStore
 from tests.conftest import ASSETS, CliResult, Runner, chat_records, write_jsonl
 

@@ -14,7 +14,7 @@ import pytest
 from provenance.policy.conditions import ACTIVITIES, DISTRIBUTIONS, TARGET_KINDS
 from provenance.policy.model import CONFIDENCES, EFFECTS, OBLIGATION_KINDS
 from provenance.report import RENDERERS
-from provenance.verification import Status
+from provenance.verify import Status
 from tests.conftest import Runner
 from tests.report.helpers import (
     REPO,

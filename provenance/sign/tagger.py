@@ -59,7 +59,7 @@ from provenance.manifest import (
     past_limits,
 )
 from provenance.native import lib as _native
-from provenance.verification import (
+from provenance.record import (
     PROVENANCE_KEY,
     SIDECAR_SUFFIX,
     canonical_statement,

@@ -51,7 +51,6 @@ from provenance.manifest import (
     BATCH_PREDICATE_TYPE,
     PAYLOAD_TYPE,
     PREDICATE_TYPE,
-    STATEMENT_TYPE,
     Contribution,
     Manifest,
     ManifestError,
@@ -61,41 +60,29 @@ from provenance.manifest import (
     parse_time,
 )
 from provenance.native import lib as _native
+from provenance.record import (
+    NAME_KEY,
+    PROVENANCE_KEY,
+    SIDECAR_SUFFIX,
+    STATEMENT_END,
+    STATEMENT_HEAD,
+    STATEMENT_MID,
+    part_digest,
+    resolve_pointer,
+)
 from provenance.sources.base import RawRecord
 from provenance.trust import TrustedKey, TrustStore
-
-PROVENANCE_KEY = "_provenance"
-
-SIDECAR_SUFFIX: Final = ".batches"
-"""A batch sidecar is named after its data file: ``data.jsonl`` → ``data.jsonl.batches``."""
 
 _CACHE_ENTRIES: Final = 4096
 """Most batch envelopes, sidecars and predicates remembered per verifier (oldest dropped first)."""
 
-# A canonical record statement, as the signer writes it (RFC 8785 key order):
-# HEAD PREDICATE MID DIGEST NAME_KEY NAME END
-_HEAD: Final = b'{"_type":' + orjson.dumps(STATEMENT_TYPE) + b',"predicate":'
-_MID: Final = (
-    b',"predicateType":' + orjson.dumps(PREDICATE_TYPE) + b',"subject":[{"digest":{"sha256":"'
-)
-_NAME_KEY: Final = b'"},"name":'
-_END: Final = b"}]}"
+_HEAD: Final = STATEMENT_HEAD
+_MID: Final = STATEMENT_MID
+_NAME_KEY: Final = NAME_KEY
+_END: Final = STATEMENT_END
 _SIGNED_AT: Final = b',"signed_at":"'
-_HEX64: Final = re.compile(rb"[0-9a-f]{64}\Z")
-_TIME_TEXT: Final = re.compile(rb"[0-9A-Za-z:.+\-]{1,64}\Z")
 _SORTED: Final = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
-
-
-def canonical_statement(predicate: bytes, digest: str, name: bytes) -> bytes:
-    """The RFC 8785 bytes of a record statement, from the canonical bytes of its predicate, the
-    record's content digest (lowercase hex) and the canonical JSON string of its record id."""
-    return b"".join((statement_head(predicate), digest.encode("ascii"), _NAME_KEY, name, _END))
-
-
-def statement_head(predicate: bytes) -> bytes:
-    """The bytes of a record statement before its subject digest, from the canonical bytes of
-    its predicate (the rest is the digest, ``"},"name":``, the record id and ``}]}``)."""
-    return _HEAD + predicate + _MID
+_TIME_TEXT: Final = re.compile(rb"[0-9A-Za-z:.+\-]{1,64}\Z")
 
 
 class Status(StrEnum):
@@ -1163,39 +1150,3 @@ def _failure(
 def _guess_id(record: Mapping[str, Any]) -> str | None:
     value = record.get("id")
     return str(value) if isinstance(value, str | int) else None
-
-
-def resolve_pointer(document: Any, pointer: str) -> Any:
-    """The value at an RFC 6901 JSON Pointer; raises LookupError when it is absent."""
-    if pointer == "":
-        return (
-            {k: v for k, v in document.items() if k != PROVENANCE_KEY}
-            if isinstance(document, Mapping)
-            else document
-        )
-    if not pointer.startswith("/"):
-        raise LookupError(pointer)
-    current = document
-    for token in pointer[1:].split("/"):
-        token = token.replace("~1", "/").replace("~0", "~")
-        if isinstance(current, Mapping):
-            if token not in current:
-                raise LookupError(pointer)
-            current = current[token]
-        elif isinstance(current, list):
-            if not (token.isascii() and token.isdigit()) or (
-                token != "0" and token.startswith("0")
-            ):
-                raise LookupError(pointer)
-            position = int(token)
-            if position >= len(current):
-                raise LookupError(pointer)
-            current = current[position]
-        else:
-            raise LookupError(pointer)
-    return current
-
-
-def part_digest(value: Any) -> str:
-    """Hex SHA-256 of the canonical form of one part of a record."""
-    return hashlib.sha256(canonical.canonicalize(value)).hexdigest()
