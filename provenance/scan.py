@@ -1,6 +1,7 @@
 """Reading and verifying whole datasets on every core: the map over chunks and the merge.
 
-Files are read as a stream in blocks of whole lines (:func:`read_chunks`). Each chunk is verified
+Files are read as a stream in blocks of whole lines (:func:`~provenance.sources.chunks.read_chunks`,
+:mod:`provenance.sources.chunks`). Each chunk is verified
 by a worker process into a :class:`ScanPartial`; partials merge associatively, so the order in which
 workers finish does not matter and memory stays flat: a partial holds counts, at most
 ``max_failures`` failing records and, per signed batch, a bitmap of the leaves seen (one bit per
@@ -25,22 +26,42 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, BinaryIO, Final, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
 
 from provenance import canonical
-from provenance.errors import InputError, MalformedJSONError
-from provenance.limits import DEFAULT_LIMITS
+from provenance.errors import MalformedJSONError
 from provenance.native import lib as _native
 from provenance.sources import open_source
-from provenance.sources.base import RawRecord
-from provenance.sources.jsonl import JsonlSource, open_binary, read_error
+from provenance.sources.chunks import CHUNK_BYTES, Chunk, Span, read_chunks, spans
+from provenance.sources.jsonl import JsonlSource
 from provenance.verify import RecordResult, Status, Verified, Verifier
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
-CHUNK_BYTES = 2 << 20
-"""Bytes of whole lines handed to a worker at a time."""
+__all__ = [
+    "BLOCK_LINES",
+    "CHUNK_BYTES",
+    "INLINE_BYTES",
+    "Chunk",
+    "Collector",
+    "ScanPartial",
+    "Span",
+    "VerifyReport",
+    "default_workers",
+    "isatty",
+    "leave_signals_to_parent",
+    "merge_partials",
+    "report_from",
+    "scan_chunk",
+    "scan_paths",
+    "settle_worker_gc",
+    "spans",
+    "verify_paths",
+]
+
+# CHUNK_BYTES, the bytes of whole lines handed to a worker at a time, is looked up in this
+# module when the tasks are cut: setting provenance.scan.CHUNK_BYTES changes it for the process.
 BLOCK_LINES = 64
 """Lines a worker parses and verifies together: enough to prove a batch's leaves jointly, few
 enough that their parsed records stay in the processor's caches."""
@@ -217,89 +238,6 @@ class VerifyReport:
         }
 
 
-# ---- reading -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """Whole lines of one file: ``data`` starts at line ``first_line`` (1-based)."""
-
-    source: str
-    first_line: int
-    data: bytes
-
-    def records(self) -> Iterator[RawRecord]:
-        line = self.first_line
-        for raw in self.data.split(b"\n"):
-            if raw.strip():
-                yield RawRecord(self.source, line, raw.rstrip(b"\r"))
-            line += 1
-
-
-def read_chunks(
-    path: Path, chunk_bytes: int = CHUNK_BYTES, max_line: int = DEFAULT_LIMITS.max_record_bytes
-) -> Iterator[Chunk]:
-    """Blocks of whole lines of a JSONL file (plain, .gz or .zst), streamed."""
-    source = str(path)
-    line = 1
-    rest = b""
-    try:
-        with open_binary(path) as handle:
-            while True:
-                block = handle.read(chunk_bytes)
-                if not block:
-                    break
-                block = rest + block
-                cut = block.rfind(b"\n")
-                if cut < 0:
-                    if len(block) > max_line:
-                        raise InputError(
-                            f"line longer than {max_line} bytes", source=source, line=line
-                        )
-                    rest = block
-                    continue
-                if rest and block.find(b"\n") > max_line:
-                    # The line carried over ended in this block; a line wholly inside one block
-                    # (chunk_bytes at most max_line) cannot be too long.
-                    raise InputError(f"line longer than {max_line} bytes", source=source, line=line)
-                data, rest = block[:cut], block[cut + 1 :]
-                yield Chunk(source, line, data)
-                line += data.count(b"\n") + 1
-    except InputError:
-        raise
-    except Exception as exc:
-        error = read_error(exc, source, line)
-        if error is None:
-            raise
-        raise error from exc
-    if rest.strip():
-        yield Chunk(source, line, rest)
-
-
-def _chunks(paths: Sequence[Path], rows_per_chunk: int = 2048) -> Iterator[Chunk]:
-    for path in paths:
-        if JsonlSource.accepts(path):
-            yield from read_chunks(path, CHUNK_BYTES)
-            continue
-        # Row sources (Parquet, datasets) yield records one by one; JSON from orjson never holds
-        # a raw newline, so rows joined by newlines form a chunk whose line numbers are rows.
-        rows: list[bytes] = []
-        first = 1
-        source = str(path)
-        for raw in open_source(path):
-            if rows and raw.source != source:
-                yield Chunk(source, first, b"\n".join(rows))
-                rows = []
-            if not rows:
-                first, source = raw.line, raw.source
-            rows.append(raw.data)
-            if len(rows) >= rows_per_chunk:
-                yield Chunk(source, first, b"\n".join(rows))
-                rows = []
-        if rows:
-            yield Chunk(source, first, b"\n".join(rows))
-
-
 # ---- the map -------------------------------------------------------------------------------
 
 
@@ -394,86 +332,6 @@ def _duplicate(
     )
 
 
-@dataclass(frozen=True)
-class Span:
-    """Bytes ``start`` to ``end`` of an uncompressed JSONL file, whole lines. The worker that
-    verifies it reads it and numbers its lines from 1; the numbers are shifted when its partial is
-    merged in order, so the parent never reads the data."""
-
-    source: str
-    start: int
-    end: int
-
-    def chunk(self) -> Chunk:
-        return Chunk(self.source, 1, self.read())
-
-    def read(self) -> bytes:
-        with open(self.source, "rb") as handle:
-            handle.seek(self.start)
-            return handle.read(self.end - self.start)
-
-
-def spans(
-    path: Path, chunk_bytes: int = CHUNK_BYTES, max_line: int = DEFAULT_LIMITS.max_record_bytes
-) -> Iterator[Span]:
-    """An uncompressed JSONL file cut into spans of about ``chunk_bytes`` at line ends."""
-    source = str(path)
-    try:
-        handle = path.open("rb")
-        size = path.stat().st_size
-    except OSError as exc:
-        raise InputError(f"cannot open ({exc.strerror})", source=source) from exc
-    with handle:
-        start = 0
-        while start < size:
-            end = start + chunk_bytes
-            if end >= size:
-                yield Span(source, start, size)
-                return
-            boundary = end
-            line_start: int | None = None
-            handle.seek(end)
-            while True:
-                block = handle.read(1 << 16)
-                cut = block.find(b"\n")
-                end += cut if cut >= 0 else len(block)
-                if end - start > max_line:
-                    # Only here can the line across the boundary be too long: find where it starts.
-                    if line_start is None:
-                        line_start = _line_start(handle, start, boundary)
-                    if end - line_start > max_line:
-                        raise InputError(
-                            f"line longer than {max_line} bytes",
-                            source=source,
-                            line=_line_number(handle, line_start),
-                        )
-                if cut >= 0 or not block:
-                    break
-                handle.seek(end)
-            yield Span(source, start, end)
-            start = end + 1
-
-
-def _line_start(handle: BinaryIO, start: int, boundary: int) -> int:
-    """Where the line running across ``boundary`` starts (at ``start`` or after a line end)."""
-    handle.seek(start)
-    cut = handle.read(boundary - start).rfind(b"\n")
-    return start if cut < 0 else start + cut + 1
-
-
-def _line_number(handle: BinaryIO, position: int) -> int:
-    """The line number at ``position`` (the line ends before it, plus one), read in blocks."""
-    handle.seek(0)
-    lines, left = 1, position
-    while left > 0:
-        block = handle.read(min(left, 1 << 20))
-        if not block:
-            break
-        lines += block.count(b"\n")
-        left -= len(block)
-    return lines
-
-
 def _shift(partial: ScanPartial[C], lines: int, collector: Collector[C] | None) -> ScanPartial[C]:
     """A span's partial with its line numbers counted from the start of the file."""
     if lines:
@@ -534,6 +392,30 @@ def _work(task: Chunk | Span) -> tuple[ScanPartial[Any], int]:
     chunk = task.chunk() if isinstance(task, Span) else task
     partial = scan_chunk(chunk, _WORKER["verifier"], _WORKER["collector"], _WORKER["max_failures"])
     return partial, partial.lines if isinstance(task, Span) else 0
+
+
+def _chunks(paths: Sequence[Path], rows_per_chunk: int = 2048) -> Iterator[Chunk]:
+    for path in paths:
+        if JsonlSource.accepts(path):
+            yield from read_chunks(path, CHUNK_BYTES)
+            continue
+        # Row sources (Parquet, datasets) yield records one by one; JSON from orjson never holds
+        # a raw newline, so rows joined by newlines form a chunk whose line numbers are rows.
+        rows: list[bytes] = []
+        first = 1
+        source = str(path)
+        for raw in open_source(path):
+            if rows and raw.source != source:
+                yield Chunk(source, first, b"\n".join(rows))
+                rows = []
+            if not rows:
+                first, source = raw.line, raw.source
+            rows.append(raw.data)
+            if len(rows) >= rows_per_chunk:
+                yield Chunk(source, first, b"\n".join(rows))
+                rows = []
+        if rows:
+            yield Chunk(source, first, b"\n".join(rows))
 
 
 def _tasks(paths: Sequence[Path]) -> Iterator[Chunk | Span]:

@@ -149,7 +149,7 @@ def _find_record(paths: list[Path], record_id: str, verifier: Verifier) -> Recor
     """The verified result of the record whose manifest subject (or ``id`` field) is
     ``record_id``; an error naming the files when there is none."""
     from provenance import canonical
-    from provenance.scan import read_chunks
+    from provenance.sources.chunks import read_chunks
     from provenance.sources.jsonl import JsonlSource
 
     for path in paths:
