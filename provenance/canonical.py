@@ -367,13 +367,15 @@ def content_digest(record: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonicalize(_content(record))).hexdigest()
 
 
-# ---------------------------------------------------------------------------------------------
-# Fast path
-
-
-def _reference(line: bytes) -> tuple[dict[str, Any], str]:
+def read_record(line: bytes) -> tuple[dict[str, Any], str]:
+    """The reference reader: one JSONL record parsed strictly, and its content digest.
+    :func:`parse_and_digest` and :func:`view_and_digest` give the same, faster."""
     record = parse_record(line)
     return record, content_digest(record)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fast path
 
 
 @overload
@@ -417,11 +419,11 @@ def parse_and_digest(line: bytes) -> tuple[dict[str, Any], str]:
     """
     scanned = scan_line(line)
     if scanned is None:
-        return _reference(line)
+        return read_record(line)
     try:
         record = orjson.loads(line)
     except orjson.JSONDecodeError:  # pragma: no cover - the native reader took the line
-        return _reference(line)
+        return read_record(line)
     return record, hashlib.sha256(scanned[0]).hexdigest()
 
 
@@ -513,7 +515,7 @@ def view_and_digest(line: bytes, prefix: bytes | None = None) -> tuple[Mapping[s
         line = bytes(line)
     scanned = _native.scan_batch(line, _MAX_DEPTH, _es6_number, prefix)
     if scanned is None:
-        return _reference(line)
+        return read_record(line)
     digest, start, end = scanned[0], scanned[1], scanned[2]
     if start < 0:
         return RecordView(line, _ABSENT), digest

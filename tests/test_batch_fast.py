@@ -30,12 +30,12 @@ from provenance import canonical, dsse, scan
 from provenance.errors import InputError, MalformedJSONError
 from provenance.keys import PrivateKeySigner
 from provenance.manifest import Generator
+from provenance.native import lib as _native
 from provenance.sign import RecordDraft, Tagger, content_digest, tag_jsonl
-from provenance.sign import tagger as tagging
+from provenance.sign import lines as tagging
 from provenance.sources.base import RawRecord
 from provenance.trust import TrustedKey, TrustStore
 from provenance.verify import RecordResult, Verifier
-from provenance.verify.verifier import _b64, _parse_canonical
 from tests.conftest import chat_records, read_jsonl, write_jsonl
 from tests.markers import needs_native
 from tests.oracles import canonical_b64, expected_batch_fields
@@ -45,6 +45,8 @@ GENERATED_AT = datetime(2024, 5, 31, 18, 30, tzinfo=UTC)
 SIGNER = PrivateKeySigner.generate(name="gen")
 OTHER = PrivateKeySigner.generate(name="other")
 TRUST = TrustStore(keys=(TrustedKey("gen", SIGNER.verifying_key()),))
+_b64 = _native.b64decode
+_parse_canonical = Verifier(TRUST).statement_json
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 Record = dict[str, Any]
@@ -275,7 +277,7 @@ def test_untampered_batches_are_proven_jointly_not_walked(monkeypatch: pytest.Mo
     def no_walk(*args: Any) -> Any:
         raise AssertionError("a record of a whole run was walked alone")
 
-    monkeypatch.setattr(Verifier, "_check_inclusion", no_walk)
+    monkeypatch.setattr(Verifier, "inclusion", no_walk)
     results = fast(records)
     assert all(r.ok for r in results)
     assert [(r.batch.index, r.batch.size) for r in results[16:19]] == [(0, 16), (1, 16), (2, 16)]
