@@ -19,8 +19,8 @@ from provenance.errors import InputError, MalformedJSONError
 
 if TYPE_CHECKING:
     from provenance.policy.classes import RecordClass
-    from provenance.policy.model import TermsDocument
     from provenance.policy.report import Decision, Finding, PolicyReport
+    from provenance.policy.terms import TermsDocument
     from provenance.verify import RecordResult, Verifier
 
 policy_app = command_group(

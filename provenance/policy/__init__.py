@@ -15,28 +15,17 @@ from typing import TYPE_CHECKING
 from provenance import _lazy
 
 if TYPE_CHECKING:
+    from provenance.policy.catalog import Catalog, CatalogDataset, CatalogModel
     from provenance.policy.classes import ClassTally, RecordClass, group_records
     from provenance.policy.conditions import Condition, Evaluation, Truth, parse_condition
+    from provenance.policy.declaration import LineageDataset, LineageDeclaration, LineageModel
     from provenance.policy.engine import Assessment, ClauseResult, assess, evaluate, facts_for
+    from provenance.policy.generation import Generation
+    from provenance.policy.intent import Intent, Target, Thresholds
     from provenance.policy.library import PolicyLibrary, Resolution
-    from provenance.policy.lineage import LineageGraph, Reach, Source
-    from provenance.policy.model import (
-        Catalog,
-        CatalogDataset,
-        CatalogModel,
-        Clause,
-        Generation,
-        Intent,
-        LineageDataset,
-        LineageDeclaration,
-        LineageModel,
-        Obligation,
-        Outcome,
-        Target,
-        TermsDocument,
-        Thresholds,
-        Waiver,
-    )
+    from provenance.policy.lineage import LineageGraph
+    from provenance.policy.lineage_reach import Reach
+    from provenance.policy.lineage_walk import Source
     from provenance.policy.report import (
         MISSING_PROVENANCE,
         UNKNOWN_SOURCE,
@@ -48,7 +37,10 @@ if TYPE_CHECKING:
         PolicyReport,
         WaiverStatus,
     )
+    from provenance.policy.terms import Clause, Obligation, TermsDocument
     from provenance.policy.testing import CaseResult, PolicyTestCase, PolicyTestFile, run_tests
+    from provenance.policy.vocabulary import Outcome
+    from provenance.policy.waivers import Waiver
 
 __getattr__, __dir__ = _lazy.exports(
     __name__,
@@ -68,23 +60,23 @@ __getattr__, __dir__ = _lazy.exports(
         "PolicyLibrary": "provenance.policy.library",
         "Resolution": "provenance.policy.library",
         "LineageGraph": "provenance.policy.lineage",
-        "Reach": "provenance.policy.lineage",
-        "Source": "provenance.policy.lineage",
-        "Catalog": "provenance.policy.model",
-        "CatalogDataset": "provenance.policy.model",
-        "CatalogModel": "provenance.policy.model",
-        "Clause": "provenance.policy.model",
-        "Generation": "provenance.policy.model",
-        "Intent": "provenance.policy.model",
-        "LineageDataset": "provenance.policy.model",
-        "LineageDeclaration": "provenance.policy.model",
-        "LineageModel": "provenance.policy.model",
-        "Obligation": "provenance.policy.model",
-        "Outcome": "provenance.policy.model",
-        "Target": "provenance.policy.model",
-        "TermsDocument": "provenance.policy.model",
-        "Thresholds": "provenance.policy.model",
-        "Waiver": "provenance.policy.model",
+        "Reach": "provenance.policy.lineage_reach",
+        "Source": "provenance.policy.lineage_walk",
+        "Catalog": "provenance.policy.catalog",
+        "CatalogDataset": "provenance.policy.catalog",
+        "CatalogModel": "provenance.policy.catalog",
+        "Clause": "provenance.policy.terms",
+        "Generation": "provenance.policy.generation",
+        "Intent": "provenance.policy.intent",
+        "LineageDataset": "provenance.policy.declaration",
+        "LineageDeclaration": "provenance.policy.declaration",
+        "LineageModel": "provenance.policy.declaration",
+        "Obligation": "provenance.policy.terms",
+        "Outcome": "provenance.policy.vocabulary",
+        "Target": "provenance.policy.intent",
+        "TermsDocument": "provenance.policy.terms",
+        "Thresholds": "provenance.policy.intent",
+        "Waiver": "provenance.policy.waivers",
         "MISSING_PROVENANCE": "provenance.policy.report",
         "UNKNOWN_SOURCE": "provenance.policy.report",
         "ClauseCitation": "provenance.policy.report",

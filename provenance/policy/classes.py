@@ -20,7 +20,7 @@ from typing import Any
 
 from provenance.manifest import UNATTRIBUTED_PARTS, Manifest, RecordPredicate
 from provenance.policy.fields import Fields, Where
-from provenance.policy.model import Generation
+from provenance.policy.generation import Generation
 
 MAX_SAMPLES = 5
 """Sample record ids kept per class and per finding."""

@@ -31,21 +31,12 @@ from datetime import date
 from provenance.limits import DEFAULT_LIMITS, Limits
 from provenance.policy.classes import MAX_SAMPLES, RecordClass
 from provenance.policy.conditions import Facts, FactValue, Truth
+from provenance.policy.declaration import LineageDeclaration
+from provenance.policy.generation import Generation
+from provenance.policy.intent import Intent
 from provenance.policy.library import PolicyLibrary
-from provenance.policy.lineage import LineageGraph, Reach
-from provenance.policy.model import (
-    SEVERITY,
-    Clause,
-    Generation,
-    Intent,
-    LineageDeclaration,
-    Obligation,
-    Outcome,
-    TermsDocument,
-    Waiver,
-    most_severe,
-    split_ref,
-)
+from provenance.policy.lineage import LineageGraph
+from provenance.policy.lineage_reach import Reach
 from provenance.policy.report import (
     MISSING_PROVENANCE,
     PSEUDO_TITLES,
@@ -59,6 +50,9 @@ from provenance.policy.report import (
     PolicyReport,
     WaiverStatus,
 )
+from provenance.policy.terms import Clause, Obligation, TermsDocument
+from provenance.policy.vocabulary import SEVERITY, Outcome, most_severe, split_ref
+from provenance.policy.waivers import Waiver
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from provenance.errors import PolicyError
+from provenance.policy.catalog import Catalog
 from provenance.policy.fields import closest
-from provenance.policy.model import Catalog, TermsDocument, split_ref
+from provenance.policy.terms import TermsDocument
+from provenance.policy.vocabulary import split_ref
 
 
 @dataclass(frozen=True)

@@ -22,17 +22,14 @@ from typing import TYPE_CHECKING, TypeVar
 from provenance.bounded import read_yaml
 from provenance.errors import ConfigError, PolicyError, ProvenanceError
 from provenance.limits import DEFAULT_LIMITS, Limits
+from provenance.policy.catalog import Catalog
+from provenance.policy.declaration import LineageDeclaration
 from provenance.policy.fields import Where
+from provenance.policy.intent import Intent
 from provenance.policy.library import LibraryOrigin, PolicyLibrary
-from provenance.policy.model import (
-    ORG_PROVIDER,
-    Catalog,
-    Intent,
-    LineageDeclaration,
-    TermsDocument,
-    Waiver,
-    waivers_from_dict,
-)
+from provenance.policy.terms import TermsDocument
+from provenance.policy.vocabulary import ORG_PROVIDER
+from provenance.policy.waivers import Waiver, waivers_from_dict
 
 if TYPE_CHECKING:
     from provenance.policy.testing import PolicyTestFile

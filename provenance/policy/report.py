@@ -13,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from provenance.policy.model import SEVERITY, Intent, Outcome, Waiver, most_severe
+from provenance.policy.intent import Intent
+from provenance.policy.vocabulary import SEVERITY, Outcome, most_severe
+from provenance.policy.waivers import Waiver
 
 MISSING_PROVENANCE = "provenance/missing-provenance"
 """Pseudo document of findings about records without a verified manifest (rule = status)."""

@@ -14,15 +14,10 @@ from typing import Any
 
 from provenance.policy.engine import assess, facts_for
 from provenance.policy.fields import Fields, Where
+from provenance.policy.generation import Generation
+from provenance.policy.intent import Intent
 from provenance.policy.library import PolicyLibrary
-from provenance.policy.model import (
-    OBLIGATION_KINDS,
-    OUTCOMES,
-    Generation,
-    Intent,
-    Outcome,
-    check_ref,
-)
+from provenance.policy.vocabulary import OBLIGATION_KINDS, OUTCOMES, Outcome, check_ref
 
 
 @dataclass(frozen=True)
