@@ -20,7 +20,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from provenance.sign import tagger as tagging
+from provenance.sign import parallel as tagging
 from tests.conftest import TAG
 
 SPOOL = Path(tagging._spool_root() or tempfile.gettempdir())

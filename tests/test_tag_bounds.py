@@ -26,7 +26,7 @@ from provenance.errors import InputError
 from provenance.keys import PrivateKeySigner
 from provenance.limits import DEFAULT_LIMITS
 from provenance.sign import Tagger
-from provenance.sign import tagger as tagging
+from provenance.sign import lines as tagging
 from tests.bounds import MiB, run_bounded
 from tests.conftest import TAG, Runner, chat_records, read_jsonl
 
