@@ -150,7 +150,7 @@ def verified(path: Path) -> dict[str, int]:
 
 
 def test_the_registry_names_and_describes_every_strategy() -> None:
-    assert STRATEGIES and ALL == frozenset(STRATEGIES)
+    assert STRATEGIES and frozenset(STRATEGIES) == ALL
     for name, description in STRATEGIES.items():
         assert name.isidentifier() and description.strip()
 
