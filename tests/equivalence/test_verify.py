@@ -121,7 +121,8 @@ def _generated(folder: Path) -> Iterator[Case]:
 
 def _texts(n: int) -> list[dict[str, Any]]:
     return [
-        {"id": f"t{k}", "text": "caf\u00e9 " * k, "n": k * 1.5, "big": 2**53 - 1 - k} for k in range(n)
+        {"id": f"t{k}", "text": "caf\u00e9 " * k, "n": k * 1.5, "big": 2**53 - 1 - k}
+        for k in range(n)
     ]
 
 
@@ -288,14 +289,14 @@ def test_the_reference_path_does_not_touch_the_native_module(
     monkeypatch: pytest.MonkeyPatch, cases: list[tuple[Case, list[tuple[Any, ...]]]]
 ) -> None:
     import provenance.canonical
-    import provenance.verify.verifier
+    import provenance.verify.steps
 
     class Refuse:
         def __getattr__(self, name: str) -> Any:
             raise AssertionError(f"the reference path called the native {name}")
 
     monkeypatch.setattr(provenance.canonical, "_native", Refuse())
-    monkeypatch.setattr(provenance.verify.verifier, "_native", Refuse())
+    monkeypatch.setattr(provenance.verify.steps, "_native", Refuse())
     for case, expected in cases:
         reference = Verifier(case.trust, now=NOW, strategies=frozenset())
         assert _outcomes(reference, case, None, True) == expected, case.name
