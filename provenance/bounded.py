@@ -8,7 +8,7 @@ its name and line instead of a traceback.
 
 YAML is composed with PyYAML's ``SafeLoader`` (the loader behind ``yaml.safe_load``) and its scalars
 are built by the same safe constructor, so no tag can run code. The nodes become
-:class:`~provenance.policy.fields.Located` mappings that keep the line of every key, so that readers
+:class:`Located` mappings that keep the line of every key, so that readers
 can name file, line and field in every error. Refused: files over ``max_yaml_bytes``, nesting deeper
 than ``max_yaml_depth``, duplicate keys, merge keys, tags other than the plain ones, and aliases that
 expand the document past ten values per byte.
@@ -23,7 +23,6 @@ import yaml
 
 from provenance.errors import ConfigError, PolicyError, shown
 from provenance.limits import DEFAULT_LIMITS, Limits
-from provenance.policy.fields import Located, LocatedList
 
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -33,6 +32,24 @@ _SEQ_TAG = "tag:yaml.org,2002:seq"
 _COMPOSER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """libyaml's safe loader when PyYAML was built with it (the same grammar, about ten times faster),
 else the pure-Python one; either only composes nodes, which the converter below turns into values."""
+
+
+class Located(dict[str, Any]):
+    """A mapping read from a file that remembers its own line and the line of each key (1-based)."""
+
+    def __init__(self, line: int | None = None) -> None:
+        super().__init__()
+        self.line = line
+        self.key_lines: dict[str, int] = {}
+
+
+class LocatedList(list[Any]):
+    """A sequence read from a file that remembers its own line and the line of each item."""
+
+    def __init__(self, line: int | None = None) -> None:
+        super().__init__()
+        self.line = line
+        self.item_lines: list[int] = []
 
 
 class _Converter:

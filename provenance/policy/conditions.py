@@ -16,9 +16,10 @@ from datetime import date
 from enum import IntEnum
 from typing import Any
 
+from provenance.bounded import Located
 from provenance.errors import shown
 from provenance.manifest import ROLES
-from provenance.policy.fields import Located, Where, closest, expect_mapping, kind_name, to_day
+from provenance.policy.fields import Where, closest, expect_mapping, kind_name, to_day
 
 ACTIVITIES = frozenset({"pretrain", "fine-tune", "distill", "evaluate", "rlhf"})
 DISTRIBUTIONS = frozenset({"internal", "api", "open-weights"})

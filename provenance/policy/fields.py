@@ -16,27 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from provenance.bounded import Located, LocatedList
 from provenance.errors import ConfigError, PolicyError, shown
 
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-class Located(dict[str, Any]):
-    """A mapping read from a file that remembers its own line and the line of each key (1-based)."""
-
-    def __init__(self, line: int | None = None) -> None:
-        super().__init__()
-        self.line = line
-        self.key_lines: dict[str, int] = {}
-
-
-class LocatedList(list[Any]):
-    """A sequence read from a file that remembers its own line and the line of each item."""
-
-    def __init__(self, line: int | None = None) -> None:
-        super().__init__()
-        self.line = line
-        self.item_lines: list[int] = []
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Reading the policy files from disk.
 
 YAML is parsed by :mod:`provenance.bounded` (safe tags only, bounded in size, depth and aliases)
-into :class:`~provenance.policy.fields.Located` mappings that keep the line of every key, so that the
+into :class:`~provenance.bounded.Located` mappings that keep the line of every key, so that the
 model classes can name file, line and field in every error.
 
 Layout of a policy directory (``docs/policy-format.md``): ``terms/<provider>/<document>@<version>.yaml``,
