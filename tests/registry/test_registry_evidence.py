@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from provenance.keys import PrivateKeySigner
-from provenance.registry.bundle import verify_bundle
+from provenance.registry.bundle_verify import verify_bundle
 from provenance.registry.evidence import build_bundle
 from provenance.registry.store import Registry
 from provenance.trust import TrustedKey, TrustStore

@@ -28,8 +28,9 @@ from provenance import canonical, dsse
 from provenance.keys import PrivateKeySigner
 from provenance.limits import Limits
 from provenance.manifest import PAYLOAD_TYPE
-from provenance.registry.bundle import BundleRefused, sign_json, statement, verify_bundle
+from provenance.registry.bundle import sign_json, statement
 from provenance.registry.bundle import write_bundle as write_signed_bundle
+from provenance.registry.bundle_verify import BundleRefused, verify_bundle
 from tests.bounds import GiB, run_bounded
 from tests.conftest import TAG, Runner, chat_records, write_jsonl
 from tests.registry.registry_data import signed_file
