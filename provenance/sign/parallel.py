@@ -35,7 +35,7 @@ from provenance.record import SIDECAR_SUFFIX
 from provenance.sign import lines
 from provenance.sign.job import Done, Job
 from provenance.sign.lines import sign_task
-from provenance.sign.strategies import PARALLEL, chosen
+from provenance.sign.strategies import PARALLEL
 from provenance.sign.tagger import Tagger
 from provenance.sign.tasks import Task, source_name, task_size, tasks
 
@@ -191,7 +191,6 @@ def tag_jsonl(
     optional_parts: Collection[str] = (),
     time_field: str | None = None,
     unattributed: dict[str, int] | None = None,
-    strategies: Collection[str] | None = None,
 ) -> int:
     """Sign every record of the JSONL file ``source`` (plain, .gz or .zst; a pipe, or an open
     binary stream such as ``sys.stdin.buffer``) into ``output``.
@@ -218,8 +217,8 @@ def tag_jsonl(
     not strict JSON, too long as it stands or once signed, a record already signed), naming its
     file and line; what was written to ``output`` before is then incomplete.
 
-    ``strategies`` names the fast strategies to use (:mod:`provenance.sign.strategies`; default:
-    the tagger's); with none, every record is signed by the reference path, to the same bytes.
+    The fast strategies used are the tagger's (:attr:`Tagger.strategies`); with none, every
+    record is signed by the reference path alone, in this process, to the same bytes.
     """
     from provenance.scan import default_workers
 
@@ -238,7 +237,7 @@ def tag_jsonl(
         max_line,
         optional=frozenset(optional_parts),
         time_field=time_field,
-        strategies=tagger.strategies if strategies is None else chosen(strategies),
+        strategies=tagger.strategies,
     )
     task_bytes = lines.TASK_BYTES
     per_task = max(1, task_bytes // 1024)

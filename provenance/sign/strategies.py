@@ -4,8 +4,9 @@ Signing is specified by :mod:`provenance.sign.reference`, one function per step.
 named here replaces one or more of those steps with code that writes the same bytes faster, and
 declines to the reference step wherever it cannot be sure of that. A :class:`~provenance.sign.Tagger`
 takes the set of strategies it may use (``strategies=``; all of them by default); with none, it and
-:func:`~provenance.sign.tag_jsonl` run the reference path alone. The choice travels with the tagger
-to every worker process, so there is no switch shared between processes.
+:func:`~provenance.sign.tag_jsonl` (which uses the tagger's) run the reference path alone. The
+choice travels with the tagger to every worker process: there is no switch shared between
+processes or runs.
 
 Adding a strategy is adding its name here and testing for it where it is chosen
 (``"name" in strategies``); ``tests/equivalence/test_sign.py`` runs every name it finds here.
