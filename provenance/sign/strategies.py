@@ -20,11 +20,11 @@ from typing import Final
 
 from provenance.errors import InputError
 
-CANONICAL_FAST: Final = "canonical_fast"
-SHARED_PREDICATE: Final = "shared_predicate"
-NATIVE_READER: Final = "native_reader"
-NATIVE_BATCH: Final = "native_batch"
-LINE_BYTES: Final = "line_bytes"
+CANONICAL_FAST: Final = "canonical-fast"
+SHARED_PREDICATE: Final = "shared-predicate"
+NATIVE_READER: Final = "native-reader"
+NATIVE_BATCH: Final = "native-batch"
+LINE_BYTES: Final = "line-bytes"
 PARALLEL: Final = "parallel"
 
 STRATEGIES: Final[Mapping[str, str]] = MappingProxyType(
