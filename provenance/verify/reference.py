@@ -123,6 +123,12 @@ class Reference:
         """Records of one file, ``(line, record, content digest)`` each, one at a time. With
         ``details`` every outcome is a :class:`RecordResult`; without, a record that verifies is
         a short :class:`Verified` and only failures are full results."""
+        return self.judge_many(source, items, details)
+
+    def judge_many(
+        self, source: str, items: Sequence[tuple[int, Mapping[str, Any], str]], details: bool
+    ) -> list[Any]:
+        """:meth:`verify_many`'s work: here, each record through every step alone."""
         return [self.judge(source, line, record, digest, details) for line, record, digest in items]
 
     def judge(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, overload
+from typing import Any
 
 import orjson
 
@@ -25,7 +25,7 @@ from provenance.verify import joint
 from provenance.verify.facts import Attested, BatchFacts, StatementFacts
 from provenance.verify.known import bounded_put
 from provenance.verify.reference import path_nodes
-from provenance.verify.results import Outcome, RecordResult, Verified, failure
+from provenance.verify.results import Outcome, Verified, failure
 from provenance.verify.steps import FastSteps
 
 
@@ -43,39 +43,14 @@ class Verifier(FastSteps):
 
     # ---- many records: joint-proof, native-layout -------------------------------------------
 
-    @overload
-    def verify_many(
-        self,
-        source: str,
-        items: Sequence[tuple[int, Mapping[str, Any], str]],
-        *,
-        details: Literal[True] = True,
-    ) -> list[RecordResult]: ...
-
-    @overload
-    def verify_many(
-        self,
-        source: str,
-        items: Sequence[tuple[int, Mapping[str, Any], str]],
-        *,
-        details: bool,
-    ) -> list[Outcome]: ...
-
-    def verify_many(
-        self,
-        source: str,
-        items: Sequence[tuple[int, Mapping[str, Any], str]],
-        *,
-        details: bool = True,
-    ) -> list[RecordResult] | list[Outcome]:
-        """Verify parsed records of one file: ``(line, record, content digest)`` each.
-
-        Gives each record the verdict :meth:`verify_parsed` gives it. With ``details`` every
-        outcome is a :class:`RecordResult`; without, a record that verifies is a short
-        :class:`Verified` (no manifest is built) and only failures are full results.
-        """
+    def judge_many(
+        self, source: str, items: Sequence[tuple[int, Mapping[str, Any], str]], details: bool
+    ) -> list[Any]:
+        """:meth:`verify_many`'s work, with the records of each batch proven together
+        (``joint-proof``) and, for manifests in the batch tagger's layout, finished together
+        (``native-layout``); each record gets the verdict :meth:`verify_parsed` gives it."""
         if not self._joint:
-            return super().verify_many(source, items, details=details)
+            return super().judge_many(source, items, details)
         out: list[Outcome | None] = [None] * len(items)
         groups: dict[tuple[bytes, int], list[joint.Leaf]] = {}
         layout = self._layout
