@@ -1,0 +1,345 @@
+"""``provenance policy diff OLD NEW``: what changed between two versions of the terms library, or
+between two terms documents.
+
+OLD and NEW are told apart by their form (docs/terms-library.md, "Comparing two versions"):
+``git:REV`` is a revision of a git repository, whose library folder is read from git into a
+temporary directory; ``<provider>/<document>@<version>`` is a document id of the library given
+by ``--policies`` (OLD and NEW are then both ids); anything else is a library directory. The
+comparison itself is :mod:`provenance.policy.diff`, the output :mod:`provenance.policy.diff_render`.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from provenance.cli.output import echo
+from provenance.cli.policy import PoliciesOption, policy_app
+from provenance.errors import InputError, ProvenanceError
+from provenance.limits import DEFAULT_LIMITS
+
+if TYPE_CHECKING:
+    import subprocess
+
+    from provenance.policy.diff import PolicyDiff, Side
+    from provenance.policy.library import PolicyLibrary
+
+GIT_PREFIX = "git:"
+DEFAULT_GIT_FOLDER = "policies"
+FORMS_HINT = (
+    "give a library directory, git:REV (a revision of the git repository here, or of --repo), "
+    "or two document ids such as openai/terms-of-use@2024-01-31"
+)
+
+
+def is_document_id(value: str) -> bool:
+    """Whether ``value`` has the form of a terms document id, ``provider/document@version``."""
+    from provenance.policy.fields import Where
+    from provenance.policy.vocabulary import check_ref
+
+    try:
+        check_ref(value, Where(), exact=True)
+    except ProvenanceError:
+        return False
+    return True
+
+
+def _is_family(value: str) -> bool:
+    from provenance.policy.fields import Where
+    from provenance.policy.vocabulary import check_ref
+
+    try:
+        check_ref(value, Where())
+    except ProvenanceError:
+        return False
+    return "@" not in value
+
+
+# -- git -----------------------------------------------------------------------------------------
+
+
+def _git(repo: Path, *args: str, feed: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    import subprocess
+
+    try:
+        return subprocess.run(
+            ["git", "-C", str(repo), *args], input=feed, capture_output=True, check=False
+        )
+    except FileNotFoundError:
+        raise InputError(
+            "git is not installed, so a git:REV library cannot be read",
+            hint="install git, or check the revision out and give its directory",
+        ) from None
+
+
+def _tracked_yaml(repo: Path, tree: str, label: str) -> list[tuple[bytes, str]]:
+    """(blob, relative path) of every YAML file below ``tree``; files too large to read are
+    refused here, before git hands their bytes over."""
+    listing = _git(repo, "ls-tree", "-r", "-z", "-l", tree)
+    if listing.returncode != 0:
+        raise InputError(f"git cannot list {tree}", source=label)
+    out: list[tuple[bytes, str]] = []
+    for item in listing.stdout.split(b"\0"):
+        meta, _, name = item.partition(b"\t")
+        fields = meta.split()
+        if len(fields) != 4 or fields[1] != b"blob" or fields[0] not in (b"100644", b"100755"):
+            continue
+        relative = name.decode("utf-8", "surrogateescape")
+        if not relative.endswith(".yaml"):
+            continue
+        parts = relative.split("/")
+        if any(p in ("", ".", "..") for p in parts):
+            raise InputError(f"the revision holds a path that cannot be read safely: {relative!r}")
+        if int(fields[3]) > DEFAULT_LIMITS.max_yaml_bytes:
+            raise InputError(
+                f"larger than the limit of {DEFAULT_LIMITS.max_yaml_bytes} bytes",
+                source=f"{label}/{relative}",
+                limit="max_yaml_bytes",
+            )
+        out.append((fields[2], relative))
+    return out
+
+
+def _blobs(repo: Path, names: list[bytes]) -> list[bytes]:
+    """The bytes of each blob, read by one ``git cat-file --batch``."""
+    if not names:
+        return []
+    done = _git(repo, "cat-file", "--batch", feed=b"".join(n + b"\n" for n in names))
+    data, at = done.stdout, 0
+    out: list[bytes] = []
+    for name in names:
+        end = data.find(b"\n", at)
+        header = data[at:end].split()
+        if done.returncode != 0 or end < 0 or len(header) != 3 or header[1] != b"blob":
+            raise InputError(f"git cannot read object {name.decode('ascii', 'replace')}")
+        start = end + 1
+        size = int(header[2])
+        out.append(data[start : start + size])
+        at = start + size + 1
+    return out
+
+
+def git_library(rev: str, repo: Path, folder: str, into: Path) -> str:
+    """Write the YAML files of ``folder`` at revision ``rev`` of the git repository ``repo`` into
+    the directory ``into``; returns how the files are named in messages (``git:REV:folder``)."""
+    if not rev or rev.startswith("-"):
+        raise InputError(
+            f"'{GIT_PREFIX}{rev}' names no revision",
+            hint="write git:REV, e.g. git:HEAD~1 or git:v2",
+        )
+    top = _git(repo, "rev-parse", "--show-toplevel")
+    if top.returncode != 0:
+        raise InputError(
+            f"not a git repository: {repo}",
+            hint="run the command inside the repository, or give it with --repo",
+        )
+    where = top.stdout.decode("utf-8", "replace").strip()
+    found = _git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+    if found.returncode != 0:
+        raise InputError(
+            f"no revision '{rev}' in the git repository {where}",
+            hint="give a commit, branch or tag, e.g. git:HEAD~1",
+        )
+    commit = found.stdout.decode("ascii").strip()
+    folder = folder.strip("/")
+    tree = f"{commit}:{folder}" if folder not in ("", ".") else f"{commit}^{{tree}}"
+    kind = _git(repo, "cat-file", "-t", tree)
+    if kind.returncode != 0 or kind.stdout.strip() != b"tree":
+        raise InputError(
+            f"no folder '{folder}' in revision '{rev}' of the git repository {where}",
+            hint="give the library's folder, relative to the top of the repository, with --path",
+        )
+    label = f"{GIT_PREFIX}{rev}:{folder}" if folder not in ("", ".") else f"{GIT_PREFIX}{rev}"
+    files = _tracked_yaml(repo, tree, label)
+    for (_, relative), data in zip(files, _blobs(repo, [b for b, _ in files]), strict=True):
+        target = into.joinpath(*relative.split("/"))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    return label
+
+
+# -- reading each side ---------------------------------------------------------------------------
+
+
+def _renamed(exc: ProvenanceError, directory: Path, label: str) -> ProvenanceError:
+    """An error about a file read from git, naming it as in git rather than by the temporary
+    directory it was written to."""
+    prefix = str(directory)
+    if exc.source is not None and exc.source.startswith(prefix):
+        exc.source = label + exc.source[len(prefix) :]
+    exc.message = exc.message.replace(prefix, label)
+    if exc.hint is not None:
+        exc.hint = exc.hint.replace(prefix, label)
+    return exc
+
+
+def _check_library_dir(directory: Path, spec: str) -> None:
+    if not directory.is_dir():
+        if _is_family(spec):
+            raise InputError(
+                f"no library directory '{spec}'",
+                hint="to compare two versions of a document give both ids with their version, "
+                "e.g. openai/terms-of-use@2024-01-31 ('provenance policy list' shows them)",
+            )
+        raise InputError(f"no library directory '{spec}'", hint=FORMS_HINT)
+    if not (directory / "terms").is_dir() and not (directory / "catalog").is_dir():
+        raise InputError(
+            f"'{spec}' is not a terms library: it has no terms/ or catalog/ folder",
+            hint="give the library's folder, e.g. policies",
+        )
+
+
+def read_library(
+    spec: str, stack: ExitStack, repo: Path | None, folder: str | None
+) -> tuple[PolicyLibrary, Side]:
+    """The library ``spec`` names (a directory, or ``git:REV``) and how to name it in the diff.
+    A temporary directory for a git revision is removed when ``stack`` closes."""
+    import tempfile
+
+    from provenance.policy.diff import Side
+    from provenance.policy.loader import load_library
+
+    label: str | None = None
+    if spec.startswith(GIT_PREFIX):
+        directory = Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="provenance-diff-"))
+        )
+        where = (repo or Path.cwd()).resolve()
+        label = git_library(spec[len(GIT_PREFIX) :], where, folder or DEFAULT_GIT_FOLDER, directory)
+        _check_library_dir(directory, label)
+    else:
+        directory = Path(spec)
+        _check_library_dir(directory, spec)
+    try:
+        library = load_library(directory)
+        library.documents  # noqa: B018 - every document is read now, so errors come here
+    except ProvenanceError as exc:
+        raise (exc if label is None else _renamed(exc, directory, label)) from None
+    digest = library.origin.digest if library.origin is not None else None
+    if label is None:
+        return library, Side("library", str(directory.resolve()), digest=digest)
+    source = f"{label} of {(repo or Path.cwd()).resolve()}"
+    return library, Side("git", source, digest=digest)
+
+
+def diff_documents(old_id: str, new_id: str, policies: Path | None) -> PolicyDiff:
+    """Two documents of one library compared."""
+    from provenance.policy.diff import Side, diff_two_documents
+    from provenance.policy.loader import default_policy_dir, load_library
+
+    directory = policies or default_policy_dir()
+    if not directory.is_dir():
+        raise InputError("policy directory not found", source=str(directory))
+    library = load_library(directory, on_demand=True)
+    documents = []
+    for doc_id in (old_id, new_id):
+        try:
+            documents.append(library.require(doc_id))
+        except ProvenanceError as exc:
+            raise exc.at(str(directory)) from None
+    old, new = documents
+    origin = library.origin
+    digest = origin.digest if origin is not None else None
+    path = origin.path if origin is not None else str(directory)
+    return diff_two_documents(
+        old,
+        new,
+        Side("document", old.id, digest=digest, library=path),
+        Side("document", new.id, digest=digest, library=path),
+    )
+
+
+@policy_app.command("diff")
+def diff_command(
+    old: Annotated[str, typer.Argument(metavar="OLD", help="The earlier library or document.")],
+    new: Annotated[str, typer.Argument(metavar="NEW", help="The later library or document.")],
+    format: Annotated[str, typer.Option(help="text, markdown or json.")] = "text",
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o", "--output", help="Write the differences here instead of standard output."
+        ),
+    ] = None,
+    repo: Annotated[
+        Path | None,
+        typer.Option(
+            "--repo", metavar="DIR", help="Git repository of git:REV (default: the current one)."
+        ),
+    ] = None,
+    path: Annotated[
+        str | None,
+        typer.Option("--path", help="The library's folder in that repository (default: policies)."),
+    ] = None,
+    policies: PoliciesOption = None,
+) -> None:
+    """Show what changed between two versions of the terms library, or of one document.
+
+    \b
+    OLD and NEW are each one of:
+      DIR       a library directory (holding terms/ and catalog/)
+      git:REV   the library folder (--path, default policies) at revision REV
+                of the git repository here or at --repo: git:HEAD~1, git:v2
+      ID        a terms document id, provider/document@version, of the library
+                --policies (default: the one every command uses); OLD and NEW
+                are then both ids
+    A directory named like an id or starting with git: is written ./NAME.
+
+    Per document: added, removed or changed; per changed clause the fields that
+    changed (effect, condition, obligations, confidence, section, citation ...)
+    with old → new; then the catalog's model patterns and datasets. Files are
+    compared as parsed terms, so rewriting a file without changing it is no
+    change. Policy test files are not compared.
+
+    Exit 0 no differences, 1 differences, 2 bad input.
+    """
+    from provenance.policy.diff import diff_libraries
+    from provenance.policy.diff_render import RENDERERS
+
+    if format not in RENDERERS:
+        raise InputError(f"unknown format '{format}'", hint="use one of: " + ", ".join(RENDERERS))
+    ids = (is_document_id(old), is_document_id(new))
+    if ids[0] != ids[1]:
+        named, other = (old, new) if ids[0] else (new, old)
+        raise InputError(
+            f"'{named}' is a document id but '{other}' is not",
+            hint="compare two document ids, or two libraries (directories or git:REV)",
+        )
+    uses_git = old.startswith(GIT_PREFIX) or new.startswith(GIT_PREFIX)
+    if (repo is not None or path is not None) and not uses_git:
+        raise InputError("--repo and --path apply only to a git:REV library")
+    if all(ids):
+        result = diff_documents(old, new, policies)
+    else:
+        if policies is not None:
+            raise InputError(
+                "--policies applies only to document ids",
+                hint="compare libraries by giving their directories as OLD and NEW",
+            )
+        with ExitStack() as stack:
+            before, old_side = read_library(old, stack, repo, path)
+            after, new_side = read_library(new, stack, repo, path)
+            result = diff_libraries(
+                before.documents,
+                after.documents,
+                before.catalog,
+                after.catalog,
+                old_side,
+                new_side,
+            )
+    _write(RENDERERS[format](result), output)
+    raise typer.Exit(0 if result.identical else 1)
+
+
+def _write(text: str, output: Path | None) -> None:
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write ({exc.strerror})", source=str(output)) from None
+    echo(f"differences written to {output}", err=True)
