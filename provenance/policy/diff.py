@@ -7,8 +7,8 @@ old and new values; obligations are matched by kind and text. The catalog is com
 pattern (the entry that pattern finds first) and per dataset name. Policy test files are not
 compared: they check the terms, they are not terms.
 
-What is compared (:func:`read_side`): a library directory, the library folder of a git
-revision (``git:REV``), or two document ids read from one library. How a diff is printed is
+The libraries are read by the command, :mod:`provenance.cli.policy_diff` (a directory, the
+library folder of a git revision, or two documents of one library); how a diff is printed is
 :mod:`provenance.policy.diff_render`.
 """
 
