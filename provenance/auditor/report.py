@@ -161,7 +161,8 @@ class AuditReport:
     intent_source: str | None = None
     """The intent file, when the intent was read from one."""
     policy_library: LibraryOrigin | None = None
-    """The terms library the decisions came from: its digest, and ``bundled`` or its directory."""
+    """The terms library the decisions came from: its digest, ``bundled`` or its directory, and
+    its version."""
 
     @property
     def findings(self) -> tuple[Finding, ...]:

@@ -8,15 +8,65 @@ part is the one in force on the day the part was generated (docs/policy-format.m
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
 from provenance.errors import PolicyError
 from provenance.policy.catalog import Catalog
-from provenance.policy.fields import closest
+from provenance.policy.fields import Fields, Where, closest
 from provenance.policy.terms import TermsDocument
-from provenance.policy.vocabulary import split_ref
+from provenance.policy.vocabulary import check_schema, split_ref
+
+LIBRARY_SCHEMA = "provenance/library/v1"
+"""The ``schema`` of a library's ``library.yaml``."""
+
+_VERSION = re.compile(r"(\d{4})\.([1-9]|1[0-2])\.(0|[1-9]\d*)")
+
+
+def version_key(version: str) -> tuple[int, int, int] | None:
+    """The parts of a library version ``YEAR.MONTH.N`` as numbers, to compare versions by; None
+    for text that is not such a version.
+
+    >>> version_key("2026.12.0") < version_key("2027.1.0") < version_key("2027.1.10")
+    True
+    """
+    match = _VERSION.fullmatch(version)
+    if match is None:
+        return None
+    year, month, number = match.groups()
+    return int(year), int(month), int(number)
+
+
+@dataclass(frozen=True)
+class LibraryMetadata:
+    """What a library says of itself in ``library.yaml`` at its root: its version, the day it was
+    published and its title (docs/terms-library.md, "Versions, signatures and updates")."""
+
+    version: str
+    """``YEAR.MONTH.N``: year and month of publication, and a release number within the month
+    counted from 0; versions compare part by part as numbers (:func:`version_key`)."""
+    published: date
+    title: str | None = None
+
+    @property
+    def key(self) -> tuple[int, int, int]:
+        key = version_key(self.version)
+        assert key is not None  # checked when read
+        return key
+
+    @classmethod
+    def from_dict(cls, data: object, where: Where) -> LibraryMetadata:
+        f = Fields(data, where, {"schema", "version", "published", "title"})
+        check_schema(f, LIBRARY_SCHEMA)
+        version = f.text("version")
+        if version_key(version) is None:
+            raise f.at("version").error(
+                f"version '{version}' is not YEAR.MONTH.N",
+                'for example version: "2026.12.0" (quoted)',
+            )
+        return cls(version=version, published=f.day("published"), title=f.opt_text("title"))
 
 
 @dataclass(frozen=True)
@@ -26,20 +76,23 @@ class LibraryOrigin:
     show the same digest wherever it was installed."""
 
     digest: str
-    """``sha256:`` and the hex digest over every YAML file of the library, by relative path."""
+    """``sha256:`` and the hex digest over every YAML file of the library (``library.yaml``
+    included), by relative path."""
     path: str
     """The directory read."""
     bundled: bool
-    """Whether it is the library shipped with this package (not ``--policies`` or
-    ``$PROVENANCE_POLICIES``)."""
+    """Whether it is the library shipped with this package (not ``--policies``,
+    ``$PROVENANCE_POLICIES`` or a library installed in the project)."""
+    version: str | None = None
+    """The version its ``library.yaml`` states; None for a library without one."""
 
     @property
     def source(self) -> str:
-        """``bundled``, or the directory given."""
+        """``bundled``, or the directory read."""
         return "bundled" if self.bundled else self.path
 
-    def to_dict(self) -> dict[str, str]:
-        return {"digest": self.digest, "source": self.source}
+    def to_dict(self) -> dict[str, str | None]:
+        return {"digest": self.digest, "source": self.source, "version": self.version}
 
 
 @dataclass(frozen=True)

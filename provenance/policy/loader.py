@@ -5,8 +5,9 @@ into :class:`~provenance.bounded.Located` mappings that keep the line of every k
 model classes can name file, line and field in every error.
 
 Layout of a policy directory (``docs/policy-format.md``): ``terms/<provider>/<document>@<version>.yaml``,
-``catalog/*.yaml``, ``tests/<provider>/<document>@<version>.test.yaml``. Organisation policies are terms
-documents with ``provider: org`` in a directory of their own.
+``catalog/*.yaml``, ``tests/<provider>/<document>@<version>.test.yaml``, and ``library.yaml`` at the
+root naming the library's version (docs/terms-library.md, "Versions, signatures and updates").
+Organisation policies are terms documents with ``provider: org`` in a directory of their own.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from provenance.policy.catalog import Catalog
 from provenance.policy.declaration import LineageDeclaration
 from provenance.policy.fields import Where
 from provenance.policy.intent import Intent
-from provenance.policy.library import LibraryOrigin, PolicyLibrary
+from provenance.policy.library import LibraryMetadata, LibraryOrigin, PolicyLibrary
 from provenance.policy.terms import TermsDocument
 from provenance.policy.vocabulary import ORG_PROVIDER
 from provenance.policy.waivers import Waiver, waivers_from_dict
@@ -36,6 +37,11 @@ if TYPE_CHECKING:
 
 POLICIES_ENV = "PROVENANCE_POLICIES"
 """Environment variable naming the policy directory to use instead of the shipped one."""
+LIBRARY_FILE = "library.yaml"
+"""The file at a library's root stating its version (:class:`LibraryMetadata`)."""
+INSTALLED_DIR = "policies"
+"""The folder of the project folder (``.provenance/``) holding the library ``provenance policy
+update`` installed."""
 
 T = TypeVar("T")
 
@@ -55,13 +61,29 @@ def bundled_policy_dir() -> Path:
     return Path(__file__).resolve().parent.parent.parent / "policies"
 
 
+def installed_policy_dir() -> Path | None:
+    """The library installed in the project (``.provenance/policies/``, written by ``provenance
+    policy update``), or None when the project has none or there is no project."""
+    from provenance.project import find_project
+
+    try:
+        home = find_project()
+    except OSError:  # the working directory is gone
+        return None
+    if home is None:
+        return None
+    installed = home / INSTALLED_DIR
+    return installed if installed.is_dir() else None
+
+
 def default_policy_dir() -> Path:
-    """The policy directory: ``$PROVENANCE_POLICIES``, else the library shipped with the package
-    (:func:`bundled_policy_dir`)."""
+    """The policy directory when none is given with ``--policies``: ``$PROVENANCE_POLICIES``,
+    else the library installed in the project (:func:`installed_policy_dir`), else the library
+    shipped with the package (:func:`bundled_policy_dir`). Every command resolves it here."""
     configured = os.environ.get(POLICIES_ENV)
     if configured:
         return Path(configured)
-    return bundled_policy_dir()
+    return installed_policy_dir() or bundled_policy_dir()
 
 
 def library_files(directory: Path) -> list[Path]:
@@ -87,13 +109,23 @@ def library_digest(directory: Path) -> str:
     return "sha256:" + whole.hexdigest()
 
 
+def load_metadata(directory: Path, limits: Limits = DEFAULT_LIMITS) -> LibraryMetadata | None:
+    """The library's ``library.yaml`` (its version), or None when it has none."""
+    path = directory / LIBRARY_FILE
+    if not path.exists() and not path.is_symlink():
+        return None
+    return _load(path, LibraryMetadata.from_dict, limits)
+
+
 def library_origin(directory: Path) -> LibraryOrigin:
-    """Where a library is and its digest; ``bundled`` when it is the shipped one."""
+    """Where a library is, its version and its digest; ``bundled`` when it is the shipped one."""
     resolved = directory.resolve()
+    metadata = load_metadata(directory)
     return LibraryOrigin(
         digest=library_digest(directory),
         path=str(resolved),
         bundled=resolved == bundled_policy_dir().resolve(),
+        version=None if metadata is None else metadata.version,
     )
 
 
@@ -265,6 +297,10 @@ def lint(directory: Path | None = None, limits: Limits = DEFAULT_LIMITS) -> Lint
     directory = directory or default_policy_dir()
     _require_dir(directory)
     problems: list[ProvenanceError] = []
+    try:
+        load_metadata(directory, limits)
+    except ProvenanceError as exc:
+        problems.append(exc)
     documents: list[TermsDocument] = []
     for path in terms_files(directory):
         try:
