@@ -2,9 +2,10 @@
 
 A key is trusted for the *kinds* of signature listed in ``signs`` (:data:`SIGNATURE_KINDS`):
 ``records`` (record manifests), ``evidence`` (evidence bundles, their seals and the audit reports
-in them) and ``checkpoints`` (signed checkpoints of the registry's log). An entry without ``signs``
-signs records only: trust is explicit, and trust stores written before ``signs`` existed keep
-verifying records exactly as before.
+in them), ``checkpoints`` (signed checkpoints of the registry's log) and ``libraries`` (terms
+libraries, see :mod:`provenance.policy.updates`). An entry without ``signs`` signs records only:
+trust is explicit, and trust stores written before ``signs`` existed keep verifying records
+exactly as before.
 
 For records a key is further trusted for a *scope*: the providers whose models it may attest
 (``*`` = any) and the organisations that may appear as the generating account (``*`` = any).
@@ -40,7 +41,7 @@ def _times(d: Mapping[str, Any], key: str, where: str) -> datetime | None:
         raise ConfigError(exc.message, hint=exc.hint) from None
 
 
-SIGNATURE_KINDS: tuple[str, ...] = ("records", "evidence", "checkpoints")
+SIGNATURE_KINDS: tuple[str, ...] = ("records", "evidence", "checkpoints", "libraries")
 """What a key may be trusted to sign, in the order they are written."""
 DEFAULT_SIGNS: tuple[str, ...] = ("records",)
 """What a trust store entry without ``signs`` is trusted to sign."""
