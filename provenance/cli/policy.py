@@ -282,3 +282,8 @@ def explain(
     else:
         _print_explanation(record_id, record_class, result, report)
     raise typer.Exit(0 if verdict_of(report.outcome, level) == "pass" else 1)
+
+
+from provenance.cli import policy_diff  # noqa: E402, F401  (registers "policy diff")
+
+from provenance.cli import policy_update  # noqa: E402, F401  # isort: skip (registers "policy info", "sign", "update")
