@@ -82,6 +82,13 @@ def _describe(kind: str, body: dict[str, Any]) -> str:
         return f"key {body['name']} ({body['keyid'][:16]})"
     if kind == "trust":
         return f"trust store version {body['version']}"
+    if kind == "audit-inputs":
+        return f"judgement inputs of audit #{body['audit_seq']}"
+    if kind == "reaudit":
+        return (
+            f"re-audit of audit #{body['audit_seq']} "
+            f"({body['outcome_before']} → {body['outcome_after']})"
+        )
     return f"terms document {body['doc_id']}"
 
 

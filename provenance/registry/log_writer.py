@@ -8,7 +8,7 @@ states, keys, models, lineage edges), each only when not already stored.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import insert, update
@@ -20,11 +20,13 @@ from provenance.registry import db
 from provenance.registry.logtree import Frontier, body_hash, entry_hash, leaf, now_text
 from provenance.registry.tables import (
     KIND_OF,
+    AuditInputsRow,
     EdgeRow,
     KeyRow,
     LogEntry,
     LogHead,
     ModelRow,
+    ReauditRunRow,
     RegistryTable,
     TrustStateRow,
     body_columns,
@@ -169,3 +171,35 @@ class LogWriter:
             [f"{model} {kind} {target}"],
         )
         return True
+
+    def record_audit_inputs(self, audit_seq: int, digest: str, inputs: Mapping[str, Any]) -> None:
+        """Store what the terms engine judged in the audit run at ``audit_seq`` (report
+        ``digest``): ``JudgementInputs.to_dict()``."""
+        classes = inputs.get("classes")
+        self.append(
+            AuditInputsRow,
+            [
+                {
+                    "audit_seq": audit_seq,
+                    "report_digest": digest,
+                    "classes": len(classes) if isinstance(classes, list) else 0,
+                    "inputs": canonical.canonicalize(inputs).decode("utf-8"),
+                    "recorded_at": self.now,
+                }
+            ],
+            [f"judgement inputs of audit {digest[:12]}"],
+        )
+
+    def record_reaudits(self, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Store re-judgements of recorded audits; returns their log entries."""
+        start = self.frontier.size
+        self.append(
+            ReauditRunRow,
+            [{**row, "reaudited_at": self.now} for row in rows],
+            [
+                f"re-audit of audit #{row['audit_seq']} "
+                f"{row['outcome_before']} → {row['outcome_after']}"
+                for row in rows
+            ],
+        )
+        return list(range(start, self.frontier.size))

@@ -275,9 +275,12 @@ class Registry(StoreReader):
         report: Mapping[str, Any],
         terms_files: Iterable[tuple[str, str, str | None, str]],
         trust: TrustStore | None,
+        inputs: Mapping[str, Any] | None = None,
     ) -> AuditRecord:
         """Store an audit report (``AuditReport.to_dict()``) and the terms files it used
-        (``(id, digest, title, text)``); nothing is added when the same report is there."""
+        (``(id, digest, title, text)``); nothing is added when the same report is there.
+        ``inputs`` (``JudgementInputs.to_dict()``), what the terms engine judged, is stored beside
+        the run so that ``reaudit`` can judge it again."""
         text = canonical.canonicalize(report).decode("utf-8")
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         intent = report.get("intent") or {}
@@ -331,9 +334,18 @@ class Registry(StoreReader):
                 "report": text,
             }
             w.append(AuditRunRow, [row], [f"audit of {target} {digest[:12]}"])
-            return AuditRecord(digest, True, added_terms, w.frontier.size - 1)
+            seq = w.frontier.size - 1
+            if inputs is not None:
+                w.record_audit_inputs(seq, digest, inputs)
+            return AuditRecord(digest, True, added_terms, seq)
 
         return self.write(work)
+
+    def record_reaudits(self, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Store re-judgements of recorded audits (``reaudit --record``), each a logged row of
+        ``reaudit_runs`` (every column but ``id``, ``log_seq`` and ``reaudited_at``); returns
+        their log entries."""
+        return self.write(lambda w: w.record_reaudits(rows))
 
     def add_checkpoint(
         self, size: int, root: str, keyid: str, created_at: str, envelope: str

@@ -19,6 +19,7 @@ from provenance.registry.logtree import Frontier
 from provenance.registry.model import Snapshot
 from provenance.registry.snapshot_loader import load_snapshot
 from provenance.registry.tables import (
+    AuditInputsRow,
     AuditRunRow,
     CheckpointRow,
     ContributionRow,
@@ -30,6 +31,7 @@ from provenance.registry.tables import (
     ManifestRow,
     MemberRow,
     ModelRow,
+    ReauditRunRow,
     RegistryTable,
     TermsRow,
     TrustStateRow,
@@ -98,6 +100,8 @@ class StoreReader:
             "lineage_edges": EdgeRow,
             "audit_runs": AuditRunRow,
             "terms_documents": TermsRow,
+            "audit_inputs": AuditInputsRow,
+            "reaudit_runs": ReauditRunRow,
             "keys": KeyRow,
             "trust_states": TrustStateRow,
             "checkpoints": CheckpointRow,
@@ -107,6 +111,36 @@ class StoreReader:
                 name: int(session.execute(sa_select(func.count()).select_from(table)).scalar_one())
                 for name, table in tables.items()
             }
+
+    def recorded_audits(
+        self, since: str | None = None
+    ) -> list[tuple[AuditRunRow, AuditInputsRow | None]]:
+        """Every recorded audit run (those recorded on or after ``since``, an RFC 3339 date or
+        time, when given), in log order, with what its terms engine judged (None when the run
+        was recorded without it)."""
+        with db.read_session(self.engine) as session:
+            query = select(AuditRunRow).order_by(col(AuditRunRow.log_seq))
+            if since is not None:
+                query = query.where(col(AuditRunRow.recorded_at) >= since)
+            runs = list(session.exec(query).all())
+            inputs: dict[int, AuditInputsRow] = {}
+            seqs = [r.log_seq for r in runs]
+            for start in range(0, len(seqs), 500):
+                part = seqs[start : start + 500]
+                for row in session.exec(
+                    select(AuditInputsRow).where(col(AuditInputsRow.audit_seq).in_(part))
+                ).all():
+                    inputs[row.audit_seq] = row
+        return [(run, inputs.get(run.log_seq)) for run in runs]
+
+    def reaudits(self, audit_seqs: Sequence[int] | None = None) -> list[ReauditRunRow]:
+        """The recorded re-judgements (of the audit runs at ``audit_seqs`` when given), in log
+        order."""
+        with db.read_session(self.engine) as session:
+            query = select(ReauditRunRow).order_by(col(ReauditRunRow.log_seq))
+            if audit_seqs is not None:
+                query = query.where(col(ReauditRunRow.audit_seq).in_(list(audit_seqs)))
+            return list(session.exec(query).all())
 
     def snapshot(self) -> Snapshot:
         with db.read_session(self.engine) as session:

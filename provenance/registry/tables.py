@@ -262,6 +262,47 @@ class TermsRow(RegistryTable, table=True):
     recorded_at: str = Field(max_length=40)
 
 
+class AuditInputsRow(RegistryTable, table=True):
+    """What the terms engine judged in a recorded audit, so that it can be judged again without
+    the data (``provenance reaudit``): its record classes, the classes of the lineage's dataset
+    files, the records without verified provenance and the lineage declaration."""
+
+    __tablename__ = "audit_inputs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    log_seq: int = Field(unique=True)
+    audit_seq: int = Field(unique=True)
+    """The log entry of the audit run (``audit_runs.log_seq``)."""
+    report_digest: str = Field(max_length=64, unique=True)
+    classes: int
+    """How many record classes ``inputs`` holds."""
+    inputs: str = _text()
+    """``JudgementInputs.to_dict()`` as canonical JSON."""
+    recorded_at: str = Field(max_length=40)
+
+
+class ReauditRunRow(RegistryTable, table=True):
+    """A recorded audit judged again (``provenance reaudit --record``) against a terms library."""
+
+    __tablename__ = "reaudit_runs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    log_seq: int = Field(unique=True)
+    audit_seq: int = Field(index=True)
+    """The log entry of the audit run judged again."""
+    report_digest: str = Field(max_length=64)
+    reaudited_at: str = Field(max_length=40)
+    tool_version: str = Field(max_length=40)
+    library_digest: str | None = Field(default=None, max_length=71, nullable=True)
+    library: str = _text()
+    """The terms library used, as canonical JSON (its digest and source, ``null`` when unknown)."""
+    outcome_before: str = Field(max_length=8)
+    outcome_after: str = Field(max_length=8)
+    changes: str = _text()
+    """Canonical JSON: the decisions that changed, each with the clause responsible, and the
+    waivers that match nothing now."""
+
+
 LOGGED: dict[str, type[RegistryTable]] = {
     "trust": TrustStateRow,
     "key": KeyRow,
@@ -272,6 +313,8 @@ LOGGED: dict[str, type[RegistryTable]] = {
     "edge": EdgeRow,
     "audit": AuditRunRow,
     "terms": TermsRow,
+    "audit-inputs": AuditInputsRow,
+    "reaudit": ReauditRunRow,
 }
 """Log entry kind → the table whose rows it records."""
 

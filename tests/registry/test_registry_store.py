@@ -29,7 +29,7 @@ from tests.registry.registry_data import POLICY_LIBRARY, counts, signed_file
 def test_migrations_create_the_modelled_schema(db_url: str, cli: Runner) -> None:
     first = cli("db", "upgrade", "--db", db_url)
     assert first.code == 0, first.err
-    assert "upgraded from empty to 0001" in first.out
+    assert "upgraded from empty to 0002" in first.out
     again = cli("db", "upgrade", "--db", db_url)
     assert "nothing to do" in again.out
     engine = db.make_engine(db_url)
