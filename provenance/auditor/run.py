@@ -13,6 +13,7 @@ from typing import Any
 
 from provenance import __version__, project
 from provenance.auditor.collect import AuditCollector, AuditState, sample_text
+from provenance.auditor.judged import JudgementInputs
 from provenance.auditor.report import AuditReport, FailOn, GraphView, PolicyRef
 from provenance.auditor.summary import missing_provenance, summarise, threshold_findings
 from provenance.errors import ConfigError, InputError
@@ -128,6 +129,23 @@ def run_audit(
     limits: Limits = DEFAULT_LIMITS,
 ) -> AuditReport:
     """The audit over loaded inputs: one streaming pass, then judgement per record class."""
+    return run_audit_judged(
+        data, inputs, trust, fail_on=fail_on, workers=workers, progress=progress, limits=limits
+    )[0]
+
+
+def run_audit_judged(
+    data: Sequence[str],
+    inputs: AuditInputs,
+    trust: TrustStore,
+    *,
+    fail_on: FailOn = "review",
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> tuple[AuditReport, JudgementInputs]:
+    """:func:`run_audit`, and what the terms engine judged (``audit --record`` stores it, so that
+    the audit can be judged again without the data)."""
     if fail_on not in ("deny", "review", "never"):
         raise InputError(f"--fail-on must be deny, review or never, not '{fail_on}'")
     paths = data_files(data)
@@ -161,7 +179,13 @@ def run_audit(
     )
     summary = summarise(state, partial, graph, policy, inputs.intent, inputs.lineage, incomplete)
     used = {d.terms for d in policy.decisions}
-    return AuditReport(
+    judged = JudgementInputs(
+        classes=classes,
+        dataset_classes={name: tuple(members) for name, members in datasets.items()},
+        missing=policy.missing,
+        lineage=inputs.lineage,
+    )
+    report = AuditReport(
         tool_version=__version__,
         generated_at=datetime.now(UTC),
         files=tuple(str(p) for p in paths),
@@ -178,6 +202,7 @@ def run_audit(
         intent_source=inputs.intent_source,
         policy_library=inputs.library.origin,
     )
+    return report, judged
 
 
 def _no_verdict(partial: ScanPartial[Any]) -> None:

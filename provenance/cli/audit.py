@@ -89,8 +89,10 @@ def audit(
     )
     store = project.load_trust(trust)
     paths = data_paths(data, follow_links)
+    from provenance.auditor.run import run_audit_judged
+
     with progress_bar(paths, "auditing") as progress:
-        report = audit_lib.run_audit(
+        report, judged = run_audit_judged(
             [str(p) for p in paths],  # already expanded: the folders are walked once
             inputs,
             store,
@@ -101,7 +103,7 @@ def audit(
     if record:
         from provenance.cli import registry as registry_cli
 
-        registry_cli.record_audit(report, inputs, trust=trust, db=db)
+        registry_cli.record_audit(report, inputs, trust=trust, db=db, judged=judged)
     text = RENDERERS[format].render(report)
     if output is None:
         typer.echo(text, nl=False)

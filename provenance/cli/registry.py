@@ -31,6 +31,7 @@ from provenance.text import count
 
 if TYPE_CHECKING:
     from provenance.auditor import AuditInputs, AuditReport
+    from provenance.auditor.judged import JudgementInputs
 
 # Sub-command modules register themselves on import; the names keep the imports used.
 _REGISTERED = (evidence, lineage, log)
@@ -101,10 +102,15 @@ def ingest(
 
 
 def record_audit(
-    report: AuditReport, inputs: AuditInputs, *, trust: Path | None = None, db: str | None = None
+    report: AuditReport,
+    inputs: AuditInputs,
+    *,
+    trust: Path | None = None,
+    db: str | None = None,
+    judged: JudgementInputs | None = None,
 ) -> None:
-    """Store an audit run (``provenance audit --record``): the report, the terms files it used
-    and the trust store state."""
+    """Store an audit run (``provenance audit --record``): the report, the terms files it used,
+    the trust store state and what the terms engine judged (``judged``, for ``reaudit``)."""
     documents = {d.id: d for d in inputs.library.documents}
     documents.update({d.id: d for d in inputs.org_policies})
     files = []
@@ -124,7 +130,9 @@ def record_audit(
 
     store = project.load_trust(trust)
     with open_registry(db) as registry:
-        recorded = registry.record_audit(report.to_dict(), files, store)
+        recorded = registry.record_audit(
+            report.to_dict(), files, store, None if judged is None else judged.to_dict()
+        )
     state = "recorded" if recorded.added else "already recorded"
     echo(
         f"{state}: audit run {recorded.report_digest[:16]} (log entry #{recorded.log_seq})",
