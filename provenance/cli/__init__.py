@@ -14,14 +14,14 @@ import sys
 
 import typer
 
-from provenance.cli import audit, commands, keys, policy, registry
+from provenance.cli import audit, commands, keys, policy, reaudit, registry
 from provenance.cli.app import Stopped, app, finish_help, stop_on_signals
 from provenance.errors import ProvenanceError
 
 __all__ = ["app", "main", "run"]
 
 # Sub-command modules register themselves on import; the names keep the imports used.
-_REGISTERED = (audit, commands, keys, policy, registry)
+_REGISTERED = (audit, commands, keys, policy, reaudit, registry)
 
 _READS_DATA = frozenset({"tag", "verify", "audit", "explain", "ingest"})
 """Commands whose speed the native fast path sets: they say when it is not built."""

@@ -87,6 +87,7 @@ COMMAND_ORDER: tuple[str, ...] = (
     "tag",
     "verify",
     "audit",
+    "reaudit",
     "explain",
     "policy",
     "db",
