@@ -11,6 +11,8 @@ A bundle is a zip of JSON, YAML and PEM files (see ``docs/registry.md`` for the 
   each with its row body and an RFC 9162 inclusion proof in that checkpoint;
 * ``reports/*.dsse.json`` — each recorded audit report, signed (predicate type
   ``REPORT_PREDICATE``); ``terms/*`` — the terms documents those audits used, byte for byte;
+  ``reaudits.jsonl`` — the recorded re-judgements of those audits (``provenance reaudit
+  --record``), each a row body proven by its log entry;
 * ``datasets/*`` — each dataset's members (or, for large datasets, a sample with inclusion proofs
   in the dataset digest) and ``manifests.jsonl`` — their manifests as signed;
 * ``lineage.prov.json`` (W3C PROV-JSON), ``lineage.yaml``, ``trust.yaml``, ``keys/*.pub`` and

@@ -69,6 +69,7 @@ class BundleContents:
         self._check_reports(entries, keys)
         self._check_terms(entries)
         self._check_lineage(entries)
+        self._check_reaudits(entries)
 
     def _check_checkpoint(self, keys: RegistryTrust) -> _Checkpoint | None:
         report = self.report
@@ -233,6 +234,39 @@ class BundleContents:
                     f"model {body.get('model')} trained on {body.get('target')} "
                     f"(log #{edge['seq']}): no audit of it was recorded before"
                 )
+
+    def _check_reaudits(self, entries: Mapping[int, dict[str, Any]]) -> None:
+        """``reaudits.jsonl``: the recorded re-judgements of the bundle's audits, each the body of
+        a ``reaudit`` log entry the checkpoint proves, and every such entry listed."""
+        report = self.report
+        logged = {e["seq"]: e for e in _of_kind(entries, "reaudit")}
+        audits = {e["seq"] for e in _of_kind(entries, "audit")}
+        listed: set[int] = set()
+        for item in self.files.jsonl("reaudits.jsonl"):
+            seq = item.get("seq") if isinstance(item, dict) else None
+            entry = logged.get(seq) if type(seq) is int else None
+            body = {k: v for k, v in item.items() if k != "seq"} if isinstance(item, dict) else {}
+            if entry is None or canonical.canonicalize(body) != canonical.canonicalize(
+                entry["body"]
+            ):
+                report.problems.append(
+                    f"reaudits.jsonl: the re-audit at log #{seq} is not one the log records"
+                )
+                continue
+            listed.add(entry["seq"])
+            if body.get("audit_seq") not in audits:
+                report.problems.append(
+                    f"reaudits.jsonl: the re-audit at log #{seq} judges audit "
+                    f"#{body.get('audit_seq')}, which is not in the bundle"
+                )
+                continue
+            report.facts.append(
+                f"re-audit of audit #{body.get('audit_seq')} recorded {body.get('reaudited_at')} "
+                f"(log #{seq}): {body.get('outcome_before')} → {body.get('outcome_after')}, terms "
+                f"library {str(body.get('library_digest'))[:19]}…"
+            )
+        for seq in sorted(set(logged) - listed):
+            report.problems.append(f"log entry #{seq}: a re-audit missing from reaudits.jsonl")
 
 
 class _DatasetContents:

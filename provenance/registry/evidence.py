@@ -116,8 +116,17 @@ def build_bundle(
         terms_rows = _rows_where(session, "terms", lambda t: t.c.digest.in_(sorted(policy_digests)))
         trust_rows = _rows_where(session, "trust", None)
         key_rows = _rows_where(session, "key", None)
-        for rows in (terms_rows, trust_rows, key_rows):
+        reaudit_rows = _rows_where(
+            session, "reaudit", lambda t: t.c.audit_seq.in_([a.log_seq for a in audits])
+        )
+        for rows in (terms_rows, trust_rows, key_rows, reaudit_rows):
             wanted |= {int(r["log_seq"]) for r in rows}
+        if reaudit_rows:
+            columns = body_columns(LOGGED["reaudit"])
+            files["reaudits.jsonl"] = b"".join(
+                _line({"seq": int(r["log_seq"]), **{c: r[c] for c in columns}})
+                for r in reaudit_rows
+            )
         for row in terms_rows:
             path = f"terms/{_SAFE.sub('_', str(row['doc_id']))}.yaml"
             files[path] = str(row["content"]).encode("utf-8")
