@@ -268,6 +268,7 @@ def test_an_installed_wheel_works_in_an_empty_folder(
     assert report["policy_library"] == {
         "digest": _digest_of(wheel_install, tmp_path),
         "source": "bundled",
+        "version": _library_version(),
     }
 
 
@@ -403,3 +404,12 @@ def test_the_github_action_installs_without_compiling(dists: Path, tmp_path: Pat
     assert "native fast path: not built" in out
     assert "terms library: bundled sha256:" in out
     assert not list((tmp_path / "venv").rglob("_native*.so"))
+
+
+def _library_version() -> str:
+    """The version the shipped library states (policies/library.yaml)."""
+    from provenance.policy.loader import load_metadata
+
+    metadata = load_metadata(Path(__file__).resolve().parents[1] / "policies")
+    assert metadata is not None
+    return metadata.version

@@ -88,6 +88,7 @@ def test_the_audit_report_records_the_library(
     assert report["policy_library"] == {
         "digest": library_digest(ROOT / "policies"),
         "source": "bundled",
+        "version": _library_version(),
     }
     other = tmp_path / "lib"
     shutil.copytree(ROOT / "policies", other)
@@ -129,3 +130,12 @@ def test_switched_off_the_pure_path_runs(tmp_path: Path) -> None:
         check=True,
     ).stdout
     assert out.strip() == "off (PROVENANCE_NATIVE=0)"
+
+
+def _library_version() -> str:
+    """The version the shipped library states (policies/library.yaml)."""
+    from provenance.policy.loader import load_metadata
+
+    metadata = load_metadata(ROOT / "policies")
+    assert metadata is not None
+    return metadata.version

@@ -48,7 +48,11 @@ def audit(
         Path | None, typer.Option(help="Models and datasets behind the data (lineage.yaml).")
     ] = None,
     policies: Annotated[
-        Path | None, typer.Option(help="Terms library (default: the shipped policies/).")
+        Path | None,
+        typer.Option(
+            help="Terms library (default: $PROVENANCE_POLICIES, else the project's "
+            ".provenance/policies/, else the library shipped)."
+        ),
     ] = None,
     org_policies: Annotated[
         Path | None,

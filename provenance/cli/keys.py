@@ -40,7 +40,8 @@ SignsOption = Annotated[
     typer.Option(
         "--signs",
         help="What the key is trusted to sign, comma-separated: records (manifests), evidence "
-        "(evidence bundles and their reports), checkpoints (registry log checkpoints).",
+        "(evidence bundles and their reports), checkpoints (registry log checkpoints), libraries "
+        "(terms libraries, library.sig).",
     ),
 ]
 

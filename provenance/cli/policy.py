@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 policy_app = command_group(
     name="policy",
-    help="The terms library: list, show, lint and test terms documents.",
+    help="The terms library: list, show, lint, test, compare, sign and update it.",
     no_args_is_help=True,
 )
 app.add_typer(policy_app, name="policy")
@@ -34,12 +34,16 @@ PoliciesOption = Annotated[
     Path | None,
     typer.Option(
         "--policies",
-        help="Policy directory (default: $PROVENANCE_POLICIES, else the policies/ shipped).",
+        help="Policy directory (default: $PROVENANCE_POLICIES, else the project's "
+        ".provenance/policies/, else the library shipped).",
     ),
 ]
 PoliciesArgument = Annotated[
     Path | None,
-    typer.Argument(help="Policy directory (default: $PROVENANCE_POLICIES, else policies/)."),
+    typer.Argument(
+        help="Policy directory (default: $PROVENANCE_POLICIES, else the project's "
+        ".provenance/policies/, else the library shipped)."
+    ),
 ]
 
 

@@ -38,7 +38,8 @@ def reaudit(
     library: Annotated[
         Path | None,
         typer.Option(
-            metavar="DIR", help="Terms library to judge with (default: the shipped policies/)."
+            metavar="DIR",
+            help="Terms library to judge with (default: the library every command uses).",
         ),
     ] = None,
     org_policies: Annotated[
