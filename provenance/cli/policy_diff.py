@@ -279,13 +279,16 @@ def diff_command(
 
     \b
     OLD and NEW are each one of:
-      DIR       a library directory (holding terms/ and catalog/)
-      git:REV   the library folder (--path, default policies) at revision REV
-                of the git repository here or at --repo: git:HEAD~1, git:v2
-      ID        a terms document id, provider/document@version, of the library
-                --policies (default: the one every command uses); OLD and NEW
-                are then both ids
-    A directory named like an id or starting with git: is written ./NAME.
+      DIR      a library directory (terms/, catalog/)
+      git:REV  the library folder (--path, default
+               policies) at revision REV of the git
+               repository here or at --repo: git:HEAD~1
+      ID       a terms document id,
+               provider/document@version, of the
+               library --policies; OLD and NEW are
+               then both ids
+    A directory named like an id or starting with git:
+    is written ./NAME.
 
     Per document: added, removed or changed; per changed clause the fields that
     changed (effect, condition, obligations, confidence, section, citation ...)
