@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from provenance.cli.app import app
-from provenance.cli.options import FollowLinksOption, data_paths
+from provenance.cli.options import FollowLinksOption, OrgPoliciesOption, WaiversOption, data_paths
 from provenance.cli.output import echo
 from provenance.errors import InputError
 from provenance.report import RENDERERS
@@ -54,11 +54,8 @@ def audit(
             ".provenance/policies/, else the library shipped)."
         ),
     ] = None,
-    org_policies: Annotated[
-        Path | None,
-        typer.Option(help="Your organisation's own rules (terms documents with provider: org)."),
-    ] = None,
-    waivers: Annotated[Path | None, typer.Option(help="Accepted findings (waivers.yaml).")] = None,
+    org_policies: OrgPoliciesOption = None,
+    waivers: WaiversOption = None,
     trust: Annotated[
         Path | None, typer.Option(help="Trust store (default: the project's).")
     ] = None,

@@ -25,6 +25,12 @@ InsecureKeyOption = Annotated[
     ),
 ]
 
+OrgPoliciesOption = Annotated[
+    Path | None,
+    typer.Option(help="Your organisation's own rules (terms documents with provider: org)."),
+]
+WaiversOption = Annotated[Path | None, typer.Option(help="Accepted findings (waivers.yaml).")]
+
 
 def data_paths(items: Sequence[str | Path], follow_links: bool) -> list[Path]:
     """The data files ``items`` name (:func:`provenance.sources.walk_data`: each real file once),

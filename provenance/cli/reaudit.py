@@ -15,6 +15,7 @@ import typer
 
 from provenance.cli.app import app
 from provenance.cli.audit import FailOnOption, fail_on_level
+from provenance.cli.options import OrgPoliciesOption, WaiversOption
 from provenance.cli.output import echo
 from provenance.cli.registry_options import DbOption, check_format, open_registry
 from provenance.errors import InputError, ProvenanceError
@@ -42,11 +43,8 @@ def reaudit(
             help="Terms library to judge with (default: the library every command uses).",
         ),
     ] = None,
-    org_policies: Annotated[
-        Path | None,
-        typer.Option(help="Your organisation's own rules (terms documents with provider: org)."),
-    ] = None,
-    waivers: Annotated[Path | None, typer.Option(help="Accepted findings (waivers.yaml).")] = None,
+    org_policies: OrgPoliciesOption = None,
+    waivers: WaiversOption = None,
     record: Annotated[
         bool,
         typer.Option("--record", help="Store each re-judgement in the registry's log."),
