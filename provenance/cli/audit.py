@@ -9,7 +9,7 @@ import typer
 
 from provenance.cli.app import app
 from provenance.cli.options import FollowLinksOption, OrgPoliciesOption, WaiversOption, data_paths
-from provenance.cli.output import echo
+from provenance.cli.output import write_output
 from provenance.errors import InputError
 from provenance.report import RENDERERS
 
@@ -106,10 +106,5 @@ def audit(
 
         registry_cli.record_audit(report, inputs, trust=trust, db=db, judged=judged)
     text = RENDERERS[format].render(report)
-    if output is None:
-        typer.echo(text, nl=False)
-    else:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
-        echo(f"{report.verdict}: report written to {output}", err=True)
+    write_output(text, output, f"{report.verdict}: report written")
     raise typer.Exit(report.exit_code())

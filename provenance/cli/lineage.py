@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from provenance.cli.app import app, command_group
-from provenance.cli.output import echo, emit_json
+from provenance.cli.output import echo, emit_json, write_output
 from provenance.cli.registry_options import (
     DbOption,
     PoliciesOption,
@@ -17,7 +17,6 @@ from provenance.cli.registry_options import (
     open_registry,
     terms_library,
     terms_resolver,
-    write_output,
 )
 from provenance.errors import InputError
 from provenance.text import count

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -12,6 +13,17 @@ import orjson
 def echo(text: str, *, err: bool = False) -> None:
     stream = sys.stderr if err else sys.stdout
     stream.write(text + "\n")
+
+
+def write_output(text: str, output: Path | None, written: str = "written") -> None:
+    """``text`` on standard output, or into the file ``output`` (its folder made first), which
+    is then named on standard error: ``<written> to <output>``."""
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    echo(f"{written} to {output}", err=True)
 
 
 def emit_json(value: Any) -> None:

@@ -7,7 +7,6 @@ changed, the clause responsible; ``--record`` stores each re-judgement in the re
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,8 +15,8 @@ import typer
 from provenance.cli.app import app
 from provenance.cli.audit import FailOnOption, fail_on_level
 from provenance.cli.options import OrgPoliciesOption, WaiversOption
-from provenance.cli.output import echo
-from provenance.cli.registry_options import DbOption, check_format, open_registry
+from provenance.cli.output import write_output
+from provenance.cli.registry_options import DbOption, check_format, is_day, open_registry
 from provenance.errors import InputError, ProvenanceError
 from provenance.text import count
 
@@ -67,7 +66,7 @@ def reaudit(
     """
     check_format(format, ("text", "json", "markdown"))
     level = fail_on_level(fail_on)
-    if since is not None and not _is_day(since):
+    if since is not None and not is_day(since):
         raise InputError(f"--since '{since}' is not a date (YYYY-MM-DD)")
     from provenance.auditor.reaudit import load_judging
 
@@ -85,21 +84,8 @@ def reaudit(
     rendered = (
         json.dumps(result, indent=2, ensure_ascii=False) + "\n" if text is None else text(result)
     )
-    if output is None:
-        typer.echo(rendered, nl=False)
-    else:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(rendered, encoding="utf-8")
-        echo(f"{result['verdict']}: re-audit written to {output}", err=True)
+    write_output(rendered, output, f"{result['verdict']}: re-audit written")
     raise typer.Exit(1 if fails else 0)
-
-
-def _is_day(text: str) -> bool:
-    try:
-        date.fromisoformat(text)
-    except ValueError:
-        return False
-    return len(text) == 10
 
 
 def _entry(

@@ -16,15 +16,15 @@ import typer
 from provenance.cli import evidence, lineage, log
 from provenance.cli.app import app, command_group
 from provenance.cli.options import FollowLinksOption, data_paths
-from provenance.cli.output import echo, emit_json, table
+from provenance.cli.output import echo, emit_json, table, write_output
 from provenance.cli.registry_options import (
     DbOption,
     PoliciesOption,
     TrustOption,
     check_format,
+    is_day,
     open_registry,
     terms_resolver,
-    write_output,
 )
 from provenance.errors import InputError
 from provenance.text import count
@@ -202,7 +202,7 @@ def query(
     if limit < 1:
         raise InputError(f"--limit {limit}: give a whole number of at least 1")
     for value, label in ((since, "--since"), (until, "--until")):
-        if value is not None and not _is_day(value):
+        if value is not None and not is_day(value):
             raise InputError(f"{label} '{value}' is not a date (YYYY-MM-DD)")
     filters = Filters(provider, model, terms, since, until)
     with open_registry(db) as registry:
@@ -238,16 +238,6 @@ def _cell(value: Any) -> str:
     if isinstance(value, list):
         return ";".join(str(v) for v in value)
     return str(value)
-
-
-def _is_day(text: str) -> bool:
-    from datetime import date
-
-    try:
-        date.fromisoformat(text)
-    except ValueError:
-        return False
-    return len(text) == 10
 
 
 # ---- summary ---------------------------------------------------------------------------------

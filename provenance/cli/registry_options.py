@@ -5,13 +5,12 @@ Like every command module it imports the registry (and SQL) only when a command 
 
 from __future__ import annotations
 
-import sys
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from provenance.cli.output import echo
 from provenance.errors import InputError
 
 if TYPE_CHECKING:
@@ -77,11 +76,10 @@ def check_format(value: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
-def write_output(text: str, output: Path | None) -> None:
-    """Write ``text`` to ``output``, or to stdout when none is given."""
-    if output is None:
-        sys.stdout.write(text)
-        return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text, encoding="utf-8")
-    echo(f"written to {output}", err=True)
+def is_day(text: str) -> bool:
+    """Whether ``text`` is a day written ``YYYY-MM-DD``."""
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10
